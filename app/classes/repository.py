@@ -1,0 +1,63 @@
+"""Class and membership queries, scoped by ``Tenant``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.models import Class, ClassMembership, Pupil
+from app.models.base import utcnow
+from app.tenancy import Tenant
+
+
+async def pupil_counts(tenant: Tenant, class_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Members of each class (pupils pending deletion not counted), in one query."""
+    if not class_ids:
+        return {}
+    stmt = (
+        tenant.select(ClassMembership, ClassMembership.class_id, func.count())
+        .join(Pupil, Pupil.id == ClassMembership.pupil_id)
+        .where(ClassMembership.class_id.in_(class_ids), Pupil.pending_deletion_until.is_(None))  # type: ignore[attr-defined,union-attr]
+        .group_by(ClassMembership.class_id)
+    )
+    return {cid: int(n) for cid, n in (await tenant.session.execute(stmt)).all()}
+
+
+async def find_by_name_key(tenant: Tenant, name_key: str) -> Class | None:
+    stmt = tenant.select(Class).where(Class.name_key == name_key)
+    return (await tenant.session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_all(tenant: Tenant) -> Sequence[Class]:
+    stmt = tenant.select(Class).order_by(Class.name_key, Class.id)
+    return (await tenant.session.execute(stmt)).scalars().all()
+
+
+async def add_members(tenant: Tenant, class_id: uuid.UUID, pupil_ids: Select[Any], *, mis_managed: bool = False) -> int:
+    """Add the pupils ``pupil_ids`` (a ``SELECT id``) selects to a class, in one statement; returns how
+    many were not members before."""
+    ids = pupil_ids.subquery()
+    stmt = (
+        pg_insert(ClassMembership)
+        .from_select(
+            ["class_id", "pupil_id", "school_id", "mis_managed", "created_at"],
+            select(literal(class_id), ids.c[0], literal(tenant.school_id), literal(mis_managed), literal(utcnow())),
+        )
+        .on_conflict_do_nothing()
+    )
+    result = await tenant.session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def remove_member(tenant: Tenant, class_id: uuid.UUID, pupil_id: uuid.UUID) -> bool:
+    stmt = delete(ClassMembership).where(
+        ClassMembership.school_id == tenant.school_id,
+        ClassMembership.class_id == class_id,
+        ClassMembership.pupil_id == pupil_id,
+    )
+    result = await tenant.session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

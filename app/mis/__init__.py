@@ -1,0 +1,1 @@
+"""MIS connectors: fetch registration groups and pupils from Wonde or OneRoster 1.2."""

@@ -1,0 +1,8 @@
+"""Table models, one module per aggregate; importing this package registers them all."""
+
+from app.models.job import AuditEvent, SyncJob
+from app.models.mis import MisRegistrationGroup
+from app.models.roster import Class, ClassMembership, Pupil
+from app.models.school import ApiKey, School
+
+__all__ = ["ApiKey", "AuditEvent", "Class", "ClassMembership", "MisRegistrationGroup", "Pupil", "School", "SyncJob"]

@@ -1,0 +1,1 @@
+"""Pupils: add by hand, read, edit, list with filters, sorts and cursor pagination."""

@@ -1,0 +1,143 @@
+"""Pupil decisions: what may be created or changed by hand, and how a pupil is shown."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app import audit
+from app.errors import NotFound, ProblemError, Unprocessable
+from app.models import Class, ClassMembership, Pupil
+from app.models.base import utcnow
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.pupils import repository
+from app.pupils.derived import derived_columns
+from app.pupils.schemas import PupilCreate, PupilFilter, PupilOut, PupilPatch, PupilSort
+from app.tenancy import Tenant
+
+_REQUIRED = ("forename", "surname")
+
+
+def to_out(pupil: Pupil, class_ids: list[uuid.UUID]) -> PupilOut:
+    return PupilOut.model_validate({**pupil.model_dump(), "class_ids": class_ids})
+
+
+async def show(tenant: Tenant, pupil: Pupil) -> PupilOut:
+    return to_out(pupil, (await repository.class_ids_of(tenant, [pupil.id])).get(pupil.id, []))
+
+
+async def get(tenant: Tenant, pupil_id: uuid.UUID) -> Pupil:
+    return await tenant.get(Pupil, pupil_id, "pupil")
+
+
+def _apply_derived(pupil: Pupil) -> None:
+    for name, value in derived_columns(
+        forename=pupil.forename,
+        surname=pupil.surname,
+        legal_forename=pupil.legal_forename,
+        legal_surname=pupil.legal_surname,
+        upn=pupil.upn,
+        year_group=pupil.year_group,
+    ).items():
+        setattr(pupil, name, value)
+
+
+async def ensure_classes(tenant: Tenant, class_ids: Sequence[uuid.UUID]) -> None:
+    """NotFound unless every id is a class of this school."""
+    wanted = set(class_ids)
+    if not wanted:
+        return
+    found = set(
+        (
+            await tenant.session.execute(
+                tenant.select(Class, Class.id).where(Class.id.in_(wanted))  # type: ignore[attr-defined]
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if missing := wanted - found:
+        raise NotFound(f"No class with id {sorted(map(str, missing))[0]}")
+
+
+async def create(tenant: Tenant, body: PupilCreate) -> PupilOut:
+    """Add a pupil by hand: ``manual``, in the given classes by hand-made memberships."""
+    await ensure_classes(tenant, body.class_ids)
+    pupil = Pupil(school_id=tenant.school_id, sync_status="manual", **body.model_dump(exclude={"class_ids"}))
+    _apply_derived(pupil)
+    tenant.session.add(pupil)
+    await tenant.session.flush()
+    class_ids = list(dict.fromkeys(body.class_ids))
+    if class_ids:
+        await tenant.session.execute(
+            pg_insert(ClassMembership),
+            [
+                {
+                    "class_id": c,
+                    "pupil_id": pupil.id,
+                    "school_id": tenant.school_id,
+                    "mis_managed": False,
+                    "created_at": utcnow(),
+                }
+                for c in class_ids
+            ],
+        )
+    await audit.record(
+        tenant.session,
+        school_id=tenant.school_id,
+        actor=tenant.actor,
+        action="pupil.created",
+        entity_type="pupil",
+        entity_id=pupil.id,
+        data={"class_ids": [str(c) for c in class_ids]},
+    )
+    return to_out(pupil, class_ids)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+async def patch(tenant: Tenant, pupil_id: uuid.UUID, body: PupilPatch) -> PupilOut:
+    """Change fields by hand; each change is audited with its old and new value."""
+    pupil = await get(tenant, pupil_id)
+    fields = body.model_dump(exclude_unset=True)
+    if nulls := [f for f in _REQUIRED if f in fields and fields[f] is None]:
+        raise Unprocessable(
+            "forename and surname cannot be removed",
+            errors=[ProblemError(loc=["body", f], msg="may not be null") for f in nulls],
+        )
+    changes = {k: [_jsonable(getattr(pupil, k)), _jsonable(v)] for k, v in fields.items() if getattr(pupil, k) != v}
+    if changes:
+        for k, v in fields.items():
+            setattr(pupil, k, v)
+        _apply_derived(pupil)
+        pupil.updated_at = utcnow()
+        await tenant.session.flush()
+        await audit.record(
+            tenant.session,
+            school_id=tenant.school_id,
+            actor=tenant.actor,
+            action="pupil.updated",
+            entity_type="pupil",
+            entity_id=pupil.id,
+            data={"changes": changes},
+        )
+    return await show(tenant, pupil)
+
+
+async def list_page(tenant: Tenant, f: PupilFilter, sort: PupilSort, limit: int, cursor: str | None) -> Page[PupilOut]:
+    """One page of pupils, with the total for the filter."""
+    after = decode_cursor(cursor, sort) if cursor else None
+    rows = list(await repository.page(tenant, f, sort, limit, after))
+    next_cursor = encode_cursor(sort, repository.cursor_values(rows[limit - 1], sort)) if len(rows) > limit else None
+    rows = rows[:limit]
+    class_ids = await repository.class_ids_of(tenant, [p.id for p in rows])
+    total = await repository.count(tenant, f)
+    return Page[PupilOut](
+        items=[to_out(p, class_ids.get(p.id, [])) for p in rows], next_cursor=next_cursor, total=total
+    )

@@ -1,0 +1,1 @@
+"""Schools (tenants), their MIS connection and API keys."""

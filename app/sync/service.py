@@ -1,0 +1,134 @@
+"""Sync job decisions on the API side: submit (idempotently), read, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import audit, queue
+from app.errors import Conflict, Unprocessable
+from app.models import School, SyncJob
+from app.models.base import utcnow
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.sync import repository
+from app.sync.schemas import COUNT_KEYS, FINAL_STATUSES, Progress, SyncJobCreate, SyncJobOut
+from app.tenancy import Tenant
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+def to_out(job: SyncJob) -> SyncJobOut:
+    return SyncJobOut(
+        id=job.id,
+        kind=job.kind,
+        mode=job.mode,
+        status=job.status,  # type: ignore[arg-type]
+        year_groups=job.params.get("year_groups"),
+        progress=Progress.model_validate(job.progress or {"phase": job.status}),
+        counts={k: int(job.counts.get(k, 0)) for k in COUNT_KEYS} if job.kind == "pupils" else dict(job.counts),
+        guard=job.guard,
+        error=job.error,
+        warnings=job.warnings,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _request_hash(body: SyncJobCreate) -> str:
+    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+async def submit(tenant: Tenant, body: SyncJobCreate, idempotency_key: str | None) -> tuple[SyncJob, bool]:
+    """Create a queued job (not yet enqueued: the caller enqueues after commit).
+
+    Returns the job and whether it is new. The same ``Idempotency-Key`` and body within 24 hours returns
+    the earlier job; the same key with another body is a 422.
+    """
+    digest = _request_hash(body)
+    if idempotency_key:
+        earlier = await repository.find_by_idempotency_key(tenant, idempotency_key, utcnow() - IDEMPOTENCY_WINDOW)
+        if earlier is not None:
+            if earlier.request_hash != digest:
+                raise Unprocessable("This Idempotency-Key was used with a different request body")
+            return earlier, False
+    school = await tenant.session.get(School, tenant.school_id)
+    if school is None or not school.mis_provider:
+        raise Conflict("The school has no MIS connection yet; ask the operator to configure one")
+    job = SyncJob(
+        school_id=tenant.school_id,
+        kind=body.kind,
+        mode=body.mode if body.kind == "pupils" else None,
+        params={"year_groups": body.year_groups} if body.year_groups else {},
+        progress=Progress().model_dump(),
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        api_key_id=uuid.UUID(tenant.actor.removeprefix("key:")) if tenant.actor.startswith("key:") else None,
+    )
+    tenant.session.add(job)
+    await tenant.session.flush()
+    await audit.record(
+        tenant.session,
+        school_id=tenant.school_id,
+        actor=tenant.actor,
+        action="sync_job.submitted",
+        entity_type="sync_job",
+        entity_id=job.id,
+        job_id=job.id,
+        data={"kind": job.kind, "mode": job.mode},
+    )
+    return job, True
+
+
+async def enqueue_after_commit(session: AsyncSession, redis: ArqRedis, job: SyncJob, queue_name: str) -> None:
+    """Commit, then enqueue: a worker never sees a job id that is not in the database yet."""
+    await session.commit()
+    await queue.enqueue(redis, job.id, queue_name)
+
+
+async def get(tenant: Tenant, job_id: uuid.UUID) -> SyncJob:
+    return await tenant.get(SyncJob, job_id, "sync job")
+
+
+async def list_page(
+    tenant: Tenant, limit: int, cursor: str | None, kind: str | None, status: str | None
+) -> Page[SyncJobOut]:
+    before = None
+    if cursor:
+        created, jid = decode_cursor(cursor, "created")
+        before = (datetime.fromisoformat(created), uuid.UUID(jid))
+    rows = list(await repository.newest_first(tenant, limit, before, kind, status))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor("created", [last.created_at.isoformat(), str(last.id)])
+    return Page[SyncJobOut](items=[to_out(j) for j in rows[:limit]], next_cursor=next_cursor)
+
+
+async def cancel(tenant: Tenant, job_id: uuid.UUID) -> SyncJob:
+    """Cancel a job that has not applied anything. A running fetch notices at its next step."""
+    job = await tenant.get(SyncJob, job_id, "sync job")
+    await tenant.session.refresh(job, with_for_update=True)
+    if job.status in FINAL_STATUSES:
+        if job.status == "cancelled":
+            return job
+        raise Conflict(f"The job already ended ({job.status}); a finished job is not undone")
+    if job.status == "applying":
+        raise Conflict("The job is applying its plan; it can no longer be cancelled")
+    job.status, job.finished_at = "cancelled", utcnow()
+    job.progress = {**job.progress, "phase": "cancelled"}
+    await audit.record(
+        tenant.session,
+        school_id=tenant.school_id,
+        actor=tenant.actor,
+        action="sync_job.cancelled",
+        entity_type="sync_job",
+        entity_id=job.id,
+        job_id=job.id,
+    )
+    return job

@@ -1,0 +1,1 @@
+"""arq worker: ``arq workers.settings.WorkerSettings``."""

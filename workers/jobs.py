@@ -1,0 +1,58 @@
+"""Thin arq job functions: they unpack ids and call the services in ``app``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from arq import Retry
+from sqlalchemy import or_, select
+
+from app import metrics, queue
+from app.models import SyncJob
+from app.models.base import utcnow
+from app.sync.runner import LOCK_RETRY_S, STALE_AFTER_S, SchoolBusy, Services, run_job
+
+log = logging.getLogger("misync.worker")
+
+#: A queued job older than this that no worker has started is enqueued again (enqueue is idempotent).
+REQUEUE_QUEUED_AFTER_S = 10.0
+
+
+async def run_sync_job(ctx: dict[str, Any], job_id: str) -> str:
+    """Run a sync job; when its school is busy, come back shortly (one job per school at a time)."""
+    services: Services = ctx["services"]
+    try:
+        return await run_job(services, uuid.UUID(job_id))
+    except SchoolBusy:
+        raise Retry(defer=LOCK_RETRY_S) from None
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Re-enqueue jobs whose worker died (stale heartbeat) or whose enqueue was lost. Returns how many."""
+    services: Services = ctx["services"]
+    now = utcnow()
+    async with services.session_factory() as session:
+        rows = (
+            await session.execute(
+                select(SyncJob.id, SyncJob.status).where(
+                    or_(
+                        (SyncJob.status == "queued")
+                        & (SyncJob.created_at < now - timedelta(seconds=REQUEUE_QUEUED_AFTER_S)),
+                        SyncJob.status.in_(("running", "applying"))  # type: ignore[attr-defined]
+                        & (SyncJob.heartbeat_at < now - timedelta(seconds=STALE_AFTER_S)),  # type: ignore[operator]
+                    )
+                )
+            )
+        ).all()
+    redis = services.redis
+    for job_id, status in rows:
+        if status != "queued":
+            # The dead worker's in-progress marker would keep arq from starting the job again.
+            await redis.delete(f"arq:in-progress:{queue.arq_job_id(job_id)}")
+            log.warning("re-enqueuing a job whose worker stopped", extra={"job": str(job_id)})
+        await queue.enqueue(redis, job_id, services.settings.queue_name)
+    metrics.QUEUE_DEPTH.set(await redis.zcard(services.settings.queue_name))
+    return len(rows)
