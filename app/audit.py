@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models import AuditEvent
 from app.models.base import utcnow
@@ -76,10 +77,10 @@ async def list_events(
     limit: int = 100,
 ) -> Sequence[AuditEvent]:
     """The school's newest audit events, optionally for one entity or job."""
-    stmt = select(AuditEvent).where(AuditEvent.school_id == school_id)
+    stmt = select(AuditEvent).where(col(AuditEvent.school_id) == school_id)
     if entity_id is not None:
-        stmt = stmt.where(AuditEvent.entity_id == entity_id)
+        stmt = stmt.where(col(AuditEvent.entity_id) == entity_id)
     if job_id is not None:
-        stmt = stmt.where(AuditEvent.job_id == job_id)
-    stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)  # type: ignore[attr-defined]
+        stmt = stmt.where(col(AuditEvent.job_id) == job_id)
+    stmt = stmt.order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc()).limit(limit)
     return (await session.execute(stmt)).scalars().all()

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.config import Settings
 from app.db import SessionDep
@@ -51,7 +52,9 @@ async def _tenant(request: Request, session: SessionDep, credentials: Credential
         rows = (
             (
                 await session.execute(
-                    select(ApiKey).where(ApiKey.prefix == token[:LOOKUP_PREFIX_LENGTH], ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+                    select(ApiKey).where(
+                        col(ApiKey.prefix) == token[:LOOKUP_PREFIX_LENGTH], col(ApiKey.revoked_at).is_(None)
+                    )
                 )
             )
             .scalars()

@@ -236,9 +236,7 @@ def _ensure_traversable(path: Path, user: _RunAs) -> None:
             bit = stat.S_IXOTH
         if not st.st_mode & bit:
             if directory != path:
-                logger.warning(
-                    "adding search permission to %s so %r can reach the data dir", directory, user.name
-                )
+                logger.warning("adding search permission to %s so %r can reach the data dir", directory, user.name)
             directory.chmod(stat.S_IMODE(st.st_mode) | bit)
 
 
@@ -318,9 +316,7 @@ def _run_checked(argv: list[str], *, user: _RunAs | None, log: IO[bytes], what: 
     log.write(result.stdout)
     log.flush()
     if result.returncode != 0:
-        raise EmbeddedServersError(
-            f"{what} failed ({result.returncode}): {result.stdout.decode(errors='replace')}"
-        )
+        raise EmbeddedServersError(f"{what} failed ({result.returncode}): {result.stdout.decode(errors='replace')}")
 
 
 def _stop_process(proc: subprocess.Popen[bytes], sig: int, name: str, timeout: float) -> None:
@@ -640,9 +636,7 @@ class EmbeddedServers:
             raise EmbeddedServersError(f"psql failed: {result.stderr.decode(errors='replace')}")
         if result.stdout.strip() != b"1":
             logger.info("creating database %r", DB_NAME)
-            _run_checked(
-                [str(bin_dir / "createdb"), *conn, DB_NAME], user=None, log=self._pg_log, what="createdb"
-            )
+            _run_checked([str(bin_dir / "createdb"), *conn, DB_NAME], user=None, log=self._pg_log, what="createdb")
 
     def _start_redis(self) -> int:
         assert self._redis_log is not None
@@ -656,9 +650,7 @@ class EmbeddedServers:
             argv += ["--dir", str(self.redis_dir), "--pidfile", str(pid_file), "--daemonize", "no"]
             argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
             argv += ["--logfile", ""]
-            proc = _spawn(
-                argv, user=self._user, log=self._redis_log, death_signal=signal.SIGTERM, cwd=self.redis_dir
-            )
+            proc = _spawn(argv, user=self._user, log=self._redis_log, death_signal=signal.SIGTERM, cwd=self.redis_dir)
             self._redis_proc = proc
             if self._wait_redis_ready(proc, port):
                 return port

@@ -14,7 +14,6 @@ from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
-from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 log = logging.getLogger("misync.queue")

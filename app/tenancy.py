@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
@@ -30,19 +30,22 @@ class Tenant:
     actor: str
     role: Role = "coordinator"
 
-    def select(self, model: type[M], *columns: Any) -> Select[Any]:
-        """``SELECT`` of the model (or of ``columns`` from it) restricted to this school."""
-        school_col = model.school_id  # type: ignore[attr-defined]
-        stmt = select(*columns) if columns else select(model)
-        return stmt.where(school_col == self.school_id)
+    def owns(self, model: type[Any]) -> ColumnElement[bool]:
+        """The condition that restricts ``model``'s rows to this school."""
+        return cast(ColumnElement[bool], model.school_id == self.school_id)
+
+    def select(self, model: type[M]) -> Select[M]:
+        """``SELECT`` of the model's rows of this school."""
+        return select(model).where(self.owns(model))
+
+    def select_columns(self, model: type[Any], *columns: Any) -> Select[Any]:
+        """``SELECT`` of ``columns`` from the model's rows of this school."""
+        return select(*columns).where(self.owns(model))
 
     async def get(self, model: type[M], object_id: uuid.UUID, what: str) -> M:
         """The row with this id in this school, or NotFound naming ``what``."""
-        row = (
-            await self.session.execute(
-                self.select(model).where(model.id == object_id)  # type: ignore[attr-defined]
-            )
-        ).scalar_one_or_none()
+        stmt = self.select(model).where(cast(Any, model).id == object_id)
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
         if row is None:
             raise NotFound(f"No {what} with id {object_id}")
-        return row  # type: ignore[no-any-return]
+        return row

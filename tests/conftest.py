@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
+from app.demo_mis.app import create_app as create_demo_mis
+from app.demo_mis.server import DemoMisServer
 from app.main import create_app
 from tests.fixtures import servers as servers_mod
 
@@ -32,8 +35,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers_mod.Se
 @pytest.fixture(scope="session")
 def settings(servers: servers_mod.Servers) -> Settings:
     return Settings(
-        database_url=servers.database_url, redis_url=servers.redis_url, admin_token=ADMIN_TOKEN,
-        secret_key=SECRET_KEY, webhook_allow_private_urls=True, queue_name=f"misync:test:{uuid.uuid4().hex[:8]}",
+        database_url=servers.database_url,
+        redis_url=servers.redis_url,
+        admin_token=ADMIN_TOKEN,
+        secret_key=SECRET_KEY,
+        webhook_allow_private_urls=True,
+        queue_name=f"misync:test:{uuid.uuid4().hex[:8]}",
     )
 
 
@@ -78,8 +85,12 @@ class SchoolKeys:
     viewer: dict[str, str]
 
 
-async def make_school(client: httpx.AsyncClient, admin_headers: dict[str, str], mis: dict[str, object] | None = None,
-                      name: str = "Test School") -> SchoolKeys:
+async def make_school(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    mis: dict[str, object] | None = None,
+    name: str = "Test School",
+) -> SchoolKeys:
     body: dict[str, object] = {"name": name}
     if mis is not None:
         body["mis"] = mis
@@ -106,7 +117,10 @@ def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
-            env=worker_env(settings), stdout=out, stderr=subprocess.STDOUT, cwd=servers_mod.REPO,
+            env=worker_env(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=servers_mod.REPO,
         )
     yield proc
     proc.terminate()
@@ -114,3 +128,28 @@ def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def demo_mis() -> Iterator[DemoMisServer]:
+    """The demo MIS under real uvicorn on an ephemeral port (both Wonde and OneRoster)."""
+    with DemoMisServer(create_demo_mis(seed=11, default_pupils=200)) as server:
+        yield server
+
+
+def wonde_connection(demo: DemoMisServer, ref: str, token: str = "demo-wonde-token") -> dict[str, object]:
+    return {"provider": "wonde", "base_url": f"{demo.url}/v1.0", "school_ref": ref, "credentials": {"token": token}}
+
+
+def oneroster_connection(demo: DemoMisServer, ref: str, secret: str = "demo-secret") -> dict[str, object]:
+    return {
+        "provider": "oneroster",
+        "base_url": f"{demo.url}/ims/oneroster/rostering/v1p2",
+        "school_ref": ref,
+        "credentials": {"client_id": "demo-client", "client_secret": secret, "token_url": f"{demo.url}/oauth/token"},
+    }
+
+
+def demo_ref(request: pytest.FixtureRequest) -> str:
+    """A demo MIS school ref of this test's own."""
+    return "T-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:60] + "-" + uuid.uuid4().hex[:6]

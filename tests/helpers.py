@@ -11,8 +11,13 @@ import httpx
 FINAL = {"succeeded", "failed", "cancelled", "awaiting_review", "held"}
 
 
-async def wait_for_job(client: httpx.AsyncClient, headers: dict[str, str], job_id: str,
-                       until: set[str] | frozenset[str] = frozenset(FINAL), timeout: float = 90.0) -> dict[str, Any]:
+async def wait_for_job(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    job_id: str,
+    until: set[str] | frozenset[str] = frozenset(FINAL),
+    timeout: float = 90.0,
+) -> dict[str, Any]:
     """Poll the job until its status is in ``until`` (a condition with a deadline, not a fixed sleep)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -9,6 +9,7 @@ from typing import Any
 
 from arq import Retry
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from app import metrics, queue
 from app.models import SyncJob
@@ -37,12 +38,12 @@ async def sweep(ctx: dict[str, Any]) -> int:
     async with services.session_factory() as session:
         rows = (
             await session.execute(
-                select(SyncJob.id, SyncJob.status).where(
+                select(col(SyncJob.id), col(SyncJob.status)).where(
                     or_(
-                        (SyncJob.status == "queued")
-                        & (SyncJob.created_at < now - timedelta(seconds=REQUEUE_QUEUED_AFTER_S)),
-                        SyncJob.status.in_(("running", "applying"))  # type: ignore[attr-defined]
-                        & (SyncJob.heartbeat_at < now - timedelta(seconds=STALE_AFTER_S)),  # type: ignore[operator]
+                        (col(SyncJob.status) == "queued")
+                        & (col(SyncJob.created_at) < now - timedelta(seconds=REQUEUE_QUEUED_AFTER_S)),
+                        col(SyncJob.status).in_(("running", "applying"))
+                        & (col(SyncJob.heartbeat_at) < now - timedelta(seconds=STALE_AFTER_S)),
                     )
                 )
             )

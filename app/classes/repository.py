@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, literal, select
+from sqlalchemy import CursorResult, Select, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel import col
 
 from app.models import Class, ClassMembership, Pupil
 from app.models.base import utcnow
@@ -19,21 +20,21 @@ async def pupil_counts(tenant: Tenant, class_ids: Sequence[uuid.UUID]) -> dict[u
     if not class_ids:
         return {}
     stmt = (
-        tenant.select(ClassMembership, ClassMembership.class_id, func.count())
-        .join(Pupil, Pupil.id == ClassMembership.pupil_id)
-        .where(ClassMembership.class_id.in_(class_ids), Pupil.pending_deletion_until.is_(None))  # type: ignore[attr-defined,union-attr]
-        .group_by(ClassMembership.class_id)
+        tenant.select_columns(ClassMembership, col(ClassMembership.class_id), func.count())
+        .join(Pupil, col(Pupil.id) == col(ClassMembership.pupil_id))
+        .where(col(ClassMembership.class_id).in_(class_ids), col(Pupil.pending_deletion_until).is_(None))
+        .group_by(col(ClassMembership.class_id))
     )
     return {cid: int(n) for cid, n in (await tenant.session.execute(stmt)).all()}
 
 
 async def find_by_name_key(tenant: Tenant, name_key: str) -> Class | None:
-    stmt = tenant.select(Class).where(Class.name_key == name_key)
+    stmt = tenant.select(Class).where(col(Class.name_key) == name_key)
     return (await tenant.session.execute(stmt)).scalar_one_or_none()
 
 
 async def list_all(tenant: Tenant) -> Sequence[Class]:
-    stmt = tenant.select(Class).order_by(Class.name_key, Class.id)
+    stmt = tenant.select(Class).order_by(col(Class.name_key), col(Class.id))
     return (await tenant.session.execute(stmt)).scalars().all()
 
 
@@ -50,14 +51,14 @@ async def add_members(tenant: Tenant, class_id: uuid.UUID, pupil_ids: Select[Any
         .on_conflict_do_nothing()
     )
     result = await tenant.session.execute(stmt)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 async def remove_member(tenant: Tenant, class_id: uuid.UUID, pupil_id: uuid.UUID) -> bool:
     stmt = delete(ClassMembership).where(
-        ClassMembership.school_id == tenant.school_id,
-        ClassMembership.class_id == class_id,
-        ClassMembership.pupil_id == pupil_id,
+        col(ClassMembership.school_id) == tenant.school_id,
+        col(ClassMembership.class_id) == class_id,
+        col(ClassMembership.pupil_id) == pupil_id,
     )
     result = await tenant.session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(cast(CursorResult[Any], result).rowcount)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from app import audit
 from app.classes import repository
@@ -121,7 +122,7 @@ async def add_pupils(tenant: Tenant, class_id: uuid.UUID, body: PupilSelection) 
                 f"{len(missing)} of the pupil_ids are not pupils of this school",
                 extra={"missing_pupil_ids": sorted(map(str, missing))[:100]},
             )
-        selection = tenant.select(Pupil, Pupil.id).where(Pupil.id.in_(ids))  # type: ignore[attr-defined]
+        selection = tenant.select_columns(Pupil, col(Pupil.id)).where(col(Pupil.id).in_(ids))
     else:
         assert body.filter is not None
         selection = pupils_repository.select_ids(tenant, body.filter)

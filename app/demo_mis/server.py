@@ -31,9 +31,13 @@ class _Server(uvicorn.Server):
 
 
 class DemoMisServer:
-    """A uvicorn server for ``app`` on 127.0.0.1 and a free port; a context manager."""
+    """A uvicorn server for ``app`` on 127.0.0.1 and a free port; a context manager.
 
-    def __init__(self, app: Starlette, host: str = "127.0.0.1", startup_timeout: float = 30.0) -> None:
+    Tests also use it to serve the misync API itself (``lifespan="on"``)."""
+
+    def __init__(
+        self, app: Starlette, host: str = "127.0.0.1", startup_timeout: float = 30.0, lifespan: str = "off"
+    ) -> None:
         self.app = app
         self.host = host
         self.startup_timeout = startup_timeout
@@ -43,7 +47,7 @@ class DemoMisServer:
         self.port: int = self._sock.getsockname()[1]
         self._started = threading.Event()
         # ws="none": no websockets import (its deprecation warnings would be errors in tests).
-        config = uvicorn.Config(app, log_level="warning", access_log=False, ws="none", lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", access_log=False, ws="none", lifespan=lifespan)  # type: ignore[arg-type]
         self._server = _Server(config, self._started)
         self._thread = threading.Thread(target=self._run, name=f"demo-mis:{self.port}", daemon=True)
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, tuple_
+from sqlmodel import col
 
 from app.models import ClassMembership, Pupil
 from app.pupils.schemas import PupilFilter, PupilSort
@@ -15,39 +16,39 @@ from app.tenancy import Tenant
 from app.text import fold, like_pattern
 
 _SORT_COLUMNS: dict[str, tuple[Any, ...]] = {
-    "surname": (Pupil.sort_key, Pupil.id),
-    "sync_status": (Pupil.sync_status, Pupil.sort_key, Pupil.id),
-    "year_group": (Pupil.year_rank, Pupil.sort_key, Pupil.id),
+    "surname": (col(Pupil.sort_key), col(Pupil.id)),
+    "sync_status": (col(Pupil.sync_status), col(Pupil.sort_key), col(Pupil.id)),
+    "year_group": (col(Pupil.year_rank), col(Pupil.sort_key), col(Pupil.id)),
 }
 
 
 def filter_conditions(tenant: Tenant, f: PupilFilter) -> list[ColumnElement[bool]]:
     """SQL conditions for a filter (never includes pupils pending deletion)."""
-    conds: list[ColumnElement[bool]] = [Pupil.pending_deletion_until.is_(None)]  # type: ignore[union-attr]
+    conds: list[ColumnElement[bool]] = [col(Pupil.pending_deletion_until).is_(None)]
     if f.access == "with":
-        conds.append(Pupil.has_access.is_(True))  # type: ignore[attr-defined]
+        conds.append(col(Pupil.has_access).is_(True))
     elif f.access == "without":
-        conds.append(Pupil.has_access.is_(False))  # type: ignore[attr-defined]
+        conds.append(col(Pupil.has_access).is_(False))
     if f.sync_status is not None:
-        conds.append(Pupil.sync_status == f.sync_status)  # type: ignore[arg-type]
+        conds.append(col(Pupil.sync_status) == f.sync_status)
     if f.year_group is not None:
-        conds.append(Pupil.year_group == f.year_group)  # type: ignore[arg-type]
+        conds.append(col(Pupil.year_group) == f.year_group)
     if f.class_id is not None:
         conds.append(
             exists().where(
-                ClassMembership.pupil_id == Pupil.id,
-                ClassMembership.class_id == f.class_id,
-                ClassMembership.school_id == tenant.school_id,
+                col(ClassMembership.pupil_id) == col(Pupil.id),
+                col(ClassMembership.class_id) == f.class_id,
+                col(ClassMembership.school_id) == tenant.school_id,
             )
         )
     if f.q and (needle := fold(f.q)):
-        conds.append(Pupil.search_text.like(like_pattern(needle)))  # type: ignore[attr-defined]
+        conds.append(col(Pupil.search_text).like(like_pattern(needle)))
     return conds
 
 
 def select_ids(tenant: Tenant, f: PupilFilter) -> Select[Any]:
     """``SELECT id`` of the pupils a filter selects, for set-based bulk statements."""
-    return tenant.select(Pupil, Pupil.id).where(*filter_conditions(tenant, f))
+    return tenant.select_columns(Pupil, col(Pupil.id)).where(*filter_conditions(tenant, f))
 
 
 async def page(tenant: Tenant, f: PupilFilter, sort: PupilSort, limit: int, after: list[Any] | None) -> Sequence[Pupil]:
@@ -71,7 +72,7 @@ def cursor_values(pupil: Pupil, sort: PupilSort) -> list[Any]:
 
 
 async def count(tenant: Tenant, f: PupilFilter) -> int:
-    stmt = tenant.select(Pupil, func.count()).where(*filter_conditions(tenant, f))
+    stmt = tenant.select_columns(Pupil, func.count()).where(*filter_conditions(tenant, f))
     return int((await tenant.session.execute(stmt)).scalar_one())
 
 
@@ -81,9 +82,9 @@ async def class_ids_of(tenant: Tenant, pupil_ids: Sequence[uuid.UUID]) -> dict[u
     if not pupil_ids:
         return out
     rows = await tenant.session.execute(
-        tenant.select(ClassMembership, ClassMembership.pupil_id, ClassMembership.class_id)
-        .where(ClassMembership.pupil_id.in_(pupil_ids))  # type: ignore[attr-defined]
-        .order_by(ClassMembership.created_at)
+        tenant.select_columns(ClassMembership, col(ClassMembership.pupil_id), col(ClassMembership.class_id))
+        .where(col(ClassMembership.pupil_id).in_(pupil_ids))
+        .order_by(col(ClassMembership.created_at))
     )
     for pupil_id, class_id in rows:
         out[pupil_id].append(class_id)
@@ -94,7 +95,5 @@ async def existing_ids(tenant: Tenant, ids: Sequence[uuid.UUID]) -> set[uuid.UUI
     """Which of ``ids`` are pupils of this school (pending deletion included)."""
     if not ids:
         return set()
-    rows = await tenant.session.execute(
-        tenant.select(Pupil, Pupil.id).where(Pupil.id.in_(ids))  # type: ignore[attr-defined]
-    )
+    rows = await tenant.session.execute(tenant.select_columns(Pupil, col(Pupil.id)).where(col(Pupil.id).in_(ids)))
     return set(rows.scalars().all())

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel import col
 
 from app import audit
 from app.errors import NotFound, ProblemError, Unprocessable
@@ -52,11 +53,7 @@ async def ensure_classes(tenant: Tenant, class_ids: Sequence[uuid.UUID]) -> None
     if not wanted:
         return
     found = set(
-        (
-            await tenant.session.execute(
-                tenant.select(Class, Class.id).where(Class.id.in_(wanted))  # type: ignore[attr-defined]
-            )
-        )
+        (await tenant.session.execute(tenant.select_columns(Class, col(Class.id)).where(col(Class.id).in_(wanted))))
         .scalars()
         .all()
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import audit
 from app.errors import NotFound
@@ -45,9 +46,9 @@ async def to_out(session: AsyncSession, school: School) -> SchoolOut:
     last = (
         await session.execute(
             select(SyncJob)
-            .where(SyncJob.school_id == school.id, SyncJob.finished_at.is_not(None))  # type: ignore[union-attr]
-            .order_by(SyncJob.finished_at.desc())
-            .limit(1)  # type: ignore[union-attr]
+            .where(col(SyncJob.school_id) == school.id, col(SyncJob.finished_at).is_not(None))
+            .order_by(col(SyncJob.finished_at).desc())
+            .limit(1)
         )
     ).scalar_one_or_none()
     mis = None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel import col
 
 from app import metrics
 from app.models import ClassMembership, MisRegistrationGroup, Pupil, School
@@ -29,9 +31,9 @@ async def fetch_registration_groups(run: JobRun) -> None:
         connector = connector_for(school, services)
         # mis_id -> the class of the pupil's MIS-managed membership, for lineage.
         rows = await session.execute(
-            select(Pupil.mis_id, ClassMembership.class_id)
-            .join(ClassMembership, (ClassMembership.pupil_id == Pupil.id) & ClassMembership.mis_managed)
-            .where(Pupil.school_id == run.school_id, Pupil.mis_id.is_not(None))  # type: ignore[union-attr]
+            select(col(Pupil.mis_id), col(ClassMembership.class_id))
+            .join(ClassMembership, (col(ClassMembership.pupil_id) == col(Pupil.id)) & col(ClassMembership.mis_managed))
+            .where(col(Pupil.school_id) == run.school_id, col(Pupil.mis_id).is_not(None))
         )
         class_of_mis_pupil = dict(rows.tuples().all())
 
@@ -88,13 +90,13 @@ async def fetch_registration_groups(run: JobRun) -> None:
         stale = await session.execute(
             update(MisRegistrationGroup)
             .where(
-                MisRegistrationGroup.school_id == run.school_id,  # type: ignore[arg-type]
-                MisRegistrationGroup.mis_group_id.not_in(seen),  # type: ignore[attr-defined]
-                MisRegistrationGroup.stale.is_(False),
-            )  # type: ignore[attr-defined]
+                col(MisRegistrationGroup.school_id) == run.school_id,
+                col(MisRegistrationGroup.mis_group_id).not_in(seen),
+                col(MisRegistrationGroup.stale).is_(False),
+            )
             .values(stale=True)
         )
-        counts = {"groups": len(groups), "pupils": fetched, "stale": int(stale.rowcount or 0)}  # type: ignore[attr-defined]
+        counts = {"groups": len(groups), "pupils": fetched, "stale": int(cast(CursorResult[Any], stale).rowcount or 0)}
         await run.finish(session, job, "succeeded", counts=counts, warnings=list(connector.notes.warnings))
         school = await session.get(School, run.school_id)
         assert school is not None

@@ -21,6 +21,7 @@ import httpx
 from arq.connections import ArqRedis
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app import audit, logs, metrics
 from app.config import Settings
@@ -78,9 +79,7 @@ class JobRun:
         value = {"phase": phase, "done": done, "total": total}
         async with self.services.session_factory() as session:
             await session.execute(
-                update(SyncJob)
-                .where(SyncJob.id == self.job_id)  # type: ignore[arg-type]
-                .values(progress=value, heartbeat_at=utcnow())
+                update(SyncJob).where(col(SyncJob.id) == self.job_id).values(progress=value, heartbeat_at=utcnow())
             )
             await session.commit()
         await self.publish({"id": str(self.job_id), "progress": value})
@@ -94,15 +93,15 @@ class JobRun:
     async def cancelled(self) -> bool:
         """Whether the job was cancelled since it started (checked between steps)."""
         async with self.services.session_factory() as session:
-            status = (await session.execute(select(SyncJob.status).where(SyncJob.id == self.job_id))).scalar_one()
+            status = (
+                await session.execute(select(col(SyncJob.status)).where(col(SyncJob.id) == self.job_id))
+            ).scalar_one()
         return bool(status == "cancelled")
 
     async def lock_job(self, session: AsyncSession) -> SyncJob:
         """The job row, locked for update in ``session``'s transaction."""
         return (
-            await session.execute(
-                select(SyncJob).where(SyncJob.id == self.job_id).with_for_update()  # type: ignore[arg-type]
-            )
+            await session.execute(select(SyncJob).where(col(SyncJob.id) == self.job_id).with_for_update())
         ).scalar_one()
 
     async def finish(self, session: AsyncSession, job: SyncJob, status: str, **fields: Any) -> None:
@@ -149,11 +148,7 @@ async def _heartbeat(services: Services, job_id: uuid.UUID) -> None:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
         try:
             async with services.session_factory() as session:
-                await session.execute(
-                    update(SyncJob)
-                    .where(SyncJob.id == job_id)  # type: ignore[arg-type]
-                    .values(heartbeat_at=utcnow())
-                )
+                await session.execute(update(SyncJob).where(col(SyncJob.id) == job_id).values(heartbeat_at=utcnow()))
                 await session.commit()
         except Exception:  # a missed beat is harmless; many missed beats let the sweeper take over
             log.warning("heartbeat failed", extra={"job": str(job_id)})
@@ -163,9 +158,7 @@ async def _start(services: Services, job_id: uuid.UUID) -> JobRun | None:
     """Mark the job running; None when there is nothing to do (ended, cancelled, awaiting review)."""
     async with services.session_factory() as session:
         job = (
-            await session.execute(
-                select(SyncJob).where(SyncJob.id == job_id).with_for_update()  # type: ignore[arg-type]
-            )
+            await session.execute(select(SyncJob).where(col(SyncJob.id) == job_id).with_for_update())
         ).scalar_one_or_none()
         if job is None or job.status not in ACTIVE_STATUSES:
             return None
@@ -218,9 +211,7 @@ async def run_job(services: Services, job_id: uuid.UUID) -> str:
     try:
         async with services.session_factory() as session:
             school_id = (
-                await session.execute(
-                    select(SyncJob.school_id).where(SyncJob.id == job_id)  # type: ignore[arg-type]
-                )
+                await session.execute(select(col(SyncJob.school_id)).where(col(SyncJob.id) == job_id))
             ).scalar_one_or_none()
         if school_id is None:
             return "missing"

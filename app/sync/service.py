@@ -27,7 +27,7 @@ def to_out(job: SyncJob) -> SyncJobOut:
         id=job.id,
         kind=job.kind,
         mode=job.mode,
-        status=job.status,  # type: ignore[arg-type]
+        status=job.status,
         year_groups=job.params.get("year_groups"),
         progress=Progress.model_validate(job.progress or {"phase": job.status}),
         counts={k: int(job.counts.get(k, 0)) for k in COUNT_KEYS} if job.kind == "pupils" else dict(job.counts),

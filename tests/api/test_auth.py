@@ -28,30 +28,36 @@ async def test_viewer_reads_but_cannot_write(client: httpx.AsyncClient, school: 
     assert listing.json()["total"] == 0
 
 
-async def test_admin_endpoints_need_the_operator_token(client: httpx.AsyncClient, school: SchoolKeys,
-                                                       admin_headers: dict[str, str]) -> None:
+async def test_admin_endpoints_need_the_operator_token(
+    client: httpx.AsyncClient, school: SchoolKeys, admin_headers: dict[str, str]
+) -> None:
     assert_problem(await client.post("/v1/admin/schools", json={"name": "X"}), 401)
-    assert_problem(await client.post("/v1/admin/schools", json={"name": "X"},
-                                     headers={"Authorization": "Bearer wrong"}), 401)
+    assert_problem(
+        await client.post("/v1/admin/schools", json={"name": "X"}, headers={"Authorization": "Bearer wrong"}), 401
+    )
     assert_problem(await client.post("/v1/admin/schools", json={"name": "X"}, headers=school.coordinator), 403)
     # The operator token does not act for a school.
     assert_problem(await client.get("/v1/school", headers=admin_headers), 403)
 
 
-async def test_another_schools_resources_are_404(client: httpx.AsyncClient, school: SchoolKeys,
-                                                 admin_headers: dict[str, str]) -> None:
+async def test_another_schools_resources_are_404(
+    client: httpx.AsyncClient, school: SchoolKeys, admin_headers: dict[str, str]
+) -> None:
     other = await make_school(client, admin_headers, name="Other")
-    pupil = (await client.post("/v1/pupils", json={"forename": "Ann", "surname": "Lee"},
-                               headers=other.coordinator)).json()
+    pupil = (
+        await client.post("/v1/pupils", json={"forename": "Ann", "surname": "Lee"}, headers=other.coordinator)
+    ).json()
     cls = (await client.post("/v1/classes", json={"name": "5B"}, headers=other.coordinator)).json()
     assert_problem(await client.get(f"/v1/pupils/{pupil['id']}", headers=school.coordinator), 404)
-    assert_problem(await client.patch(f"/v1/pupils/{pupil['id']}", json={"forename": "X"},
-                                      headers=school.coordinator), 404)
+    assert_problem(
+        await client.patch(f"/v1/pupils/{pupil['id']}", json={"forename": "X"}, headers=school.coordinator), 404
+    )
     assert_problem(await client.get(f"/v1/classes/{cls['id']}", headers=school.coordinator), 404)
     assert_problem(await client.delete(f"/v1/classes/{cls['id']}", headers=school.coordinator), 404)
     mine = (await client.post("/v1/classes", json={"name": "5B"}, headers=school.coordinator)).json()
-    r = await client.post(f"/v1/classes/{mine['id']}/pupils", json={"pupil_ids": [pupil["id"]]},
-                          headers=school.coordinator)
+    r = await client.post(
+        f"/v1/classes/{mine['id']}/pupils", json={"pupil_ids": [pupil["id"]]}, headers=school.coordinator
+    )
     assert_problem(r, 404)
     # Nothing changed in the other school.
     after = (await client.get(f"/v1/pupils/{pupil['id']}", headers=other.coordinator)).json()

@@ -9,8 +9,9 @@ from tests.helpers import assert_problem
 
 
 async def _pupil(client: httpx.AsyncClient, school: SchoolKeys, **fields: object) -> dict[str, object]:
-    r = await client.post("/v1/pupils", json={"forename": "Pat", "surname": "Doe", **fields},
-                          headers=school.coordinator)
+    r = await client.post(
+        "/v1/pupils", json={"forename": "Pat", "surname": "Doe", **fields}, headers=school.coordinator
+    )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -56,8 +57,10 @@ async def test_membership_by_ids_by_filter_and_removal(client: httpx.AsyncClient
     assert {p["id"] for p in members["items"]} == {a["id"], b["id"]}
     assert members["total"] == 2
     assert_problem(await client.post(f"/v1/classes/{cls['id']}/pupils", json={}, headers=h), 422)
-    assert_problem(await client.post(f"/v1/classes/{cls['id']}/pupils",
-                                     json={"pupil_ids": [c["id"]], "filter": {}}, headers=h), 422)
+    assert_problem(
+        await client.post(f"/v1/classes/{cls['id']}/pupils", json={"pupil_ids": [c["id"]], "filter": {}}, headers=h),
+        422,
+    )
     assert (await client.delete(f"/v1/classes/{cls['id']}/pupils/{a['id']}", headers=h)).status_code == 204
     assert_problem(await client.delete(f"/v1/classes/{cls['id']}/pupils/{a['id']}", headers=h), 404)
     assert (await client.get(f"/v1/classes/{cls['id']}", headers=h)).json()["pupil_count"] == 1
@@ -65,8 +68,7 @@ async def test_membership_by_ids_by_filter_and_removal(client: httpx.AsyncClient
     assert (await client.get(f"/v1/pupils/{a['id']}", headers=h)).status_code == 200
 
 
-async def test_class_lists_hide_pupils_without_access_by_default(client: httpx.AsyncClient,
-                                                                 school: SchoolKeys) -> None:
+async def test_class_lists_hide_pupils_without_access_by_default(client: httpx.AsyncClient, school: SchoolKeys) -> None:
     h = school.coordinator
     cls = (await client.post("/v1/classes", json={"name": "9Z"}, headers=h)).json()
     shown = await _pupil(client, school, class_ids=[cls["id"]])

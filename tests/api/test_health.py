@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from pydantic import SecretStr
 
 from app.config import Settings
@@ -25,12 +24,14 @@ async def test_readyz_is_503_when_a_dependency_is_down(settings: Settings, broke
     down = {"database_url": "postgresql+asyncpg://postgres@127.0.0.1:1/none", "redis_url": "redis://127.0.0.1:1/0"}
     app = create_app(settings.model_copy(update={broken: down[broken]}))
     # The Redis pool connects lazily, so the app starts even with Redis down.
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            body = assert_problem(await c.get("/readyz"), 503)
-            name = "postgres" if broken == "database_url" else "redis"
-            assert body["checks"][name].startswith("down")
-            assert (await c.get("/healthz")).status_code == 200
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        body = assert_problem(await c.get("/readyz"), 503)
+        name = "postgres" if broken == "database_url" else "redis"
+        assert body["checks"][name].startswith("down")
+        assert (await c.get("/healthz")).status_code == 200
 
 
 def test_refuses_to_start_with_weak_secrets(settings: Settings) -> None:

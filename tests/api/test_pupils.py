@@ -8,23 +8,28 @@ from tests.conftest import SchoolKeys
 from tests.helpers import assert_problem
 
 AWKWARD = [
-    ("Zoë", "O'Brien"), ("Chloé", "Smith-Jones"), ("Søren", "D’Souza"), ("Anne-Marie", "de la Cruz"),
-    ("李", "王"), ("Émile", "Zola"),
+    ("Zoë", "O'Brien"),
+    ("Chloé", "Smith-Jones"),
+    ("Søren", "D’Souza"),
+    ("Anne-Marie", "de la Cruz"),
+    ("李", "王"),
+    ("Émile", "Zola"),
 ]
 
 
-async def _add(client: httpx.AsyncClient, school: SchoolKeys, forename: str, surname: str,
-               **fields: object) -> dict[str, object]:
-    r = await client.post("/v1/pupils", json={"forename": forename, "surname": surname, **fields},
-                          headers=school.coordinator)
+async def _add(
+    client: httpx.AsyncClient, school: SchoolKeys, forename: str, surname: str, **fields: object
+) -> dict[str, object]:
+    r = await client.post(
+        "/v1/pupils", json={"forename": forename, "surname": surname, **fields}, headers=school.coordinator
+    )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
 async def test_create_get_patch_round_trip(client: httpx.AsyncClient, school: SchoolKeys) -> None:
     h = school.coordinator
-    p = await _add(client, school, "Zoë", "O'Brien", date_of_birth="2013-02-28", upn="a123456789012",
-                   year_group="7")
+    p = await _add(client, school, "Zoë", "O'Brien", date_of_birth="2013-02-28", upn="a123456789012", year_group="7")
     assert p["sync_status"] == "manual" and p["has_access"] is True and p["mis_id"] is None
     assert p["upn"] == "A123456789012" and p["year_group"] == "Year 7"
     assert p["pending_deletion_until"] is None and p["class_ids"] == []
@@ -35,11 +40,20 @@ async def test_create_get_patch_round_trip(client: httpx.AsyncClient, school: Sc
     assert r.json()["surname"] == "O’Brien" and r.json()["date_of_birth"] is None
     assert_problem(await client.patch(f"/v1/pupils/{p['id']}", json={"forename": None}, headers=h), 422)
     assert_problem(await client.patch(f"/v1/pupils/{p['id']}", json={"sync_status": "synced"}, headers=h), 422)
-    assert_problem(await client.post("/v1/pupils", json={"forename": "A", "surname": "B",
-                                                         "date_of_birth": "2999-01-01"}, headers=h), 422)
-    assert_problem(await client.post("/v1/pupils", json={"forename": "A", "surname": "B",
-                                                         "class_ids": ["00000000-0000-0000-0000-000000000000"]},
-                                     headers=h), 404)
+    assert_problem(
+        await client.post(
+            "/v1/pupils", json={"forename": "A", "surname": "B", "date_of_birth": "2999-01-01"}, headers=h
+        ),
+        422,
+    )
+    assert_problem(
+        await client.post(
+            "/v1/pupils",
+            json={"forename": "A", "surname": "B", "class_ids": ["00000000-0000-0000-0000-000000000000"]},
+            headers=h,
+        ),
+        404,
+    )
 
 
 async def test_awkward_names_survive_exactly(client: httpx.AsyncClient, school: SchoolKeys) -> None:
@@ -86,8 +100,7 @@ async def test_sorts(client: httpx.AsyncClient, school: SchoolKeys) -> None:
     assert_problem(await client.get("/v1/pupils?sort=dob", headers=h), 422)
 
 
-async def test_cursor_pages_are_stable_while_pupils_are_added(client: httpx.AsyncClient,
-                                                              school: SchoolKeys) -> None:
+async def test_cursor_pages_are_stable_while_pupils_are_added(client: httpx.AsyncClient, school: SchoolKeys) -> None:
     h = school.coordinator
     for i in range(25):
         await _add(client, school, f"P{i:02d}", f"Surname{i:02d}")
