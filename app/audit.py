@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.models import AuditEvent
 from app.models.base import utcnow
@@ -66,21 +65,3 @@ async def record_many(
     if rows:
         await session.execute(insert(AuditEvent), rows)
     return len(rows)
-
-
-async def list_events(
-    session: AsyncSession,
-    school_id: uuid.UUID,
-    *,
-    entity_id: str | None = None,
-    job_id: uuid.UUID | None = None,
-    limit: int = 100,
-) -> Sequence[AuditEvent]:
-    """The school's newest audit events, optionally for one entity or job."""
-    stmt = select(AuditEvent).where(col(AuditEvent.school_id) == school_id)
-    if entity_id is not None:
-        stmt = stmt.where(col(AuditEvent.entity_id) == entity_id)
-    if job_id is not None:
-        stmt = stmt.where(col(AuditEvent.job_id) == job_id)
-    stmt = stmt.order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc()).limit(limit)
-    return (await session.execute(stmt)).scalars().all()

@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app import health, logs, queue
+from app.auditlog.endpoints import router as audit_router
 from app.classes.endpoints import router as classes_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_session_factory
 from app.errors import Problem, install_error_handlers
+from app.mapping.endpoints import router as mapping_router
 from app.middleware import BodyLimit, RequestContext
 from app.pupils.endpoints import router as pupils_router
 from app.schools.endpoints import admin_router
@@ -23,7 +25,16 @@ from app.security import Cipher
 from app.sync.endpoints import router as sync_router
 
 API_VERSION = "1.0.0"
-ROUTERS = (health.router, admin_router, school_router, sync_router, classes_router, pupils_router)
+ROUTERS = (
+    health.router,
+    admin_router,
+    school_router,
+    sync_router,
+    classes_router,
+    pupils_router,
+    mapping_router,
+    audit_router,
+)
 
 
 def _operation_id(route: APIRoute) -> str:

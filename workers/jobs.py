@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from arq import Retry
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import metrics, queue
 from app.models import SyncJob
 from app.models.base import utcnow
-from app.sync.runner import LOCK_RETRY_S, STALE_AFTER_S, SchoolBusy, Services, run_job
+from app.sync.runner import LOCK_RETRY_S, STALE_AFTER_S, SchoolBusy, Services, lock_key, run_job
 
 log = logging.getLogger("misync.worker")
 
@@ -31,6 +32,13 @@ async def run_sync_job(ctx: dict[str, Any], job_id: str) -> str:
         raise Retry(defer=LOCK_RETRY_S) from None
 
 
+async def _lock_free(session: AsyncSession, school_id: uuid.UUID) -> bool:
+    got = bool((await session.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(school_id)})).scalar())
+    if got:
+        await session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(school_id)})
+    return got
+
+
 async def sweep(ctx: dict[str, Any]) -> int:
     """Re-enqueue jobs whose worker died (stale heartbeat) or whose enqueue was lost. Returns how many."""
     services: Services = ctx["services"]
@@ -38,7 +46,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     async with services.session_factory() as session:
         rows = (
             await session.execute(
-                select(col(SyncJob.id), col(SyncJob.status)).where(
+                select(col(SyncJob.id), col(SyncJob.status), col(SyncJob.school_id)).where(
                     or_(
                         (col(SyncJob.status) == "queued")
                         & (col(SyncJob.created_at) < now - timedelta(seconds=REQUEUE_QUEUED_AFTER_S)),
@@ -48,8 +56,15 @@ async def sweep(ctx: dict[str, Any]) -> int:
                 )
             )
         ).all()
+        # A worker that is alive holds its school's advisory lock (PostgreSQL drops it with a dead
+        # worker's connection), so a stale heartbeat alone does not mean the worker died.
+        alive = set()
+        for _, status, school_id in rows:
+            if status != "queued" and not await _lock_free(session, school_id):
+                alive.add(school_id)
     redis = services.redis
-    for job_id, status in rows:
+    rows = [r for r in rows if r[2] not in alive]
+    for job_id, status, _ in rows:
         if status != "queued":
             # The dead worker's in-progress marker would keep arq from starting the job again.
             await redis.delete(f"arq:in-progress:{queue.arq_job_id(job_id)}")

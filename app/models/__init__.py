@@ -2,7 +2,19 @@
 
 from app.models.job import AuditEvent, SyncJob
 from app.models.mis import MisRegistrationGroup
+from app.models.plan import MatchDecision, SyncPlanItem
 from app.models.roster import Class, ClassMembership, Pupil
 from app.models.school import ApiKey, School
 
-__all__ = ["ApiKey", "AuditEvent", "Class", "ClassMembership", "MisRegistrationGroup", "Pupil", "School", "SyncJob"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Class",
+    "ClassMembership",
+    "MatchDecision",
+    "MisRegistrationGroup",
+    "Pupil",
+    "School",
+    "SyncJob",
+    "SyncPlanItem",
+]

@@ -35,7 +35,7 @@ async def fetch_registration_groups(run: JobRun) -> None:
             .join(ClassMembership, (col(ClassMembership.pupil_id) == col(Pupil.id)) & col(ClassMembership.mis_managed))
             .where(col(Pupil.school_id) == run.school_id, col(Pupil.mis_id).is_not(None))
         )
-        class_of_mis_pupil = dict(rows.tuples().all())
+        class_of_mis_pupil = dict(rows.all())
 
     await run.progress("fetching_groups")
     groups = await connector.registration_groups()

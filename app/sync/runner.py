@@ -148,7 +148,15 @@ async def _heartbeat(services: Services, job_id: uuid.UUID) -> None:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
         try:
             async with services.session_factory() as session:
-                await session.execute(update(SyncJob).where(col(SyncJob.id) == job_id).values(heartbeat_at=utcnow()))
+                # SKIP LOCKED: while the job's own transaction holds its row (apply), the beat is skipped
+                # rather than queued; the sweeper then sees the school's advisory lock still held.
+                await session.execute(
+                    text(
+                        "UPDATE sync_jobs SET heartbeat_at = now() WHERE id IN"
+                        " (SELECT id FROM sync_jobs WHERE id = :id FOR UPDATE SKIP LOCKED)"
+                    ),
+                    {"id": job_id},
+                )
                 await session.commit()
         except Exception:  # a missed beat is harmless; many missed beats let the sweeper take over
             log.warning("heartbeat failed", extra={"job": str(job_id)})

@@ -64,6 +64,46 @@ class SyncJobOut(BaseModel):
     guard: dict[str, Any] | None
     error: dict[str, Any] | None
     warnings: list[str]
+    applied: dict[str, int] | None = Field(
+        default=None, description="What apply did: created, linked, updated, desynced and skipped pupils."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class CandidateOut(BaseModel):
+    pupil_id: uuid.UUID
+    score: float
+    reasons: list[str]
+
+
+PlanTag = Literal["new", "matched", "may_match", "synced", "resynced", "desynced", "not_matched"]
+
+
+class PlanItemOut(BaseModel):
+    """One line of a plan. ``changes`` is ``{field: [old, new]}``; ``mis`` is the MIS pupil as read."""
+
+    id: uuid.UUID
+    tag: PlanTag
+    mis: dict[str, Any] | None
+    pupil_id: uuid.UUID | None
+    candidates: list[CandidateOut]
+    changes: dict[str, list[Any]]
+    target_class_id: uuid.UUID | None
+    decision: Literal["confirm", "reject"] | None
+    applied: bool
+
+
+class ApplyRequest(Body):
+    """What to apply. ``select: all`` takes every item except ``exclude``; ``none`` only ``include``.
+
+    ``decisions`` settles ``may_match`` items (confirm links the proposed pupil, reject creates a new
+    pupil and remembers never to pair them again); a ``matched`` item may be rejected too. Undecided
+    ``may_match`` items are skipped. A ``held`` plan needs ``override_guard: true``."""
+
+    select: Literal["all", "none"] = "all"
+    include: list[uuid.UUID] = Field(default_factory=list, max_length=200_000)
+    exclude: list[uuid.UUID] = Field(default_factory=list, max_length=200_000)
+    decisions: dict[uuid.UUID, Literal["confirm", "reject"]] = Field(default_factory=dict, max_length=200_000)
+    override_guard: bool = False

@@ -34,6 +34,7 @@ def to_out(job: SyncJob) -> SyncJobOut:
         guard=job.guard,
         error=job.error,
         warnings=job.warnings,
+        applied=job.params.get("applied"),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -1,0 +1,200 @@
+"""The ``pupils`` job: fetch, match, plan (preview), and in ``apply`` mode apply what needs no decision.
+
+The plan's items and the job's new status are written in one transaction, so a worker killed during a
+preview leaves nothing behind and the job simply runs again. Creating a plan supersedes the school's
+older plans that were never applied (they end ``cancelled``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from app import metrics, year_groups
+from app.mis.records import MisPupil
+from app.models import School, SyncJob
+from app.models.base import utcnow
+from app.reconcile import Plan, PlanItem, build_plan, target_class
+from app.reconcile.upn import valid_upn
+from app.sync import roster as repo
+from app.sync.apply import apply_plan
+from app.sync.mis_connection import connector_for
+from app.sync.runner import JobRun, handles
+
+#: Statuses of a plan that may still be applied (and so may be superseded by a newer one).
+OPEN_PLAN_STATUSES = ("awaiting_review", "held")
+
+_ITEM_COLUMNS = (
+    "id",
+    "school_id",
+    "job_id",
+    "seq",
+    "tag",
+    "mis",
+    "mis_id",
+    "pupil_id",
+    "candidates",
+    "changes",
+    "target_class_id",
+    "decision",
+    "applied",
+)
+
+
+def mis_json(p: MisPupil) -> dict[str, Any]:
+    """The MIS pupil as the plan shows it (``upn_valid`` says whether matching trusted the UPN)."""
+    return {
+        "mis_id": p.mis_id,
+        "forename": p.forename,
+        "surname": p.surname,
+        "legal_forename": p.legal_forename,
+        "legal_surname": p.legal_surname,
+        "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
+        "upn": p.upn,
+        "upn_valid": valid_upn(p.upn) is not None if p.upn else None,
+        "gender": p.gender,
+        "year_group": p.year_group,
+        "registration_group_ids": list(p.group_ids),
+    }
+
+
+def _change_json(changes: dict[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
+    return {
+        k: [None if v is None else str(v) if not isinstance(v, str) else v for v in pair] for k, pair in changes.items()
+    }
+
+
+def _row(job: SyncJob, seq: int, item: PlanItem, class_for_group: dict[str, uuid.UUID]) -> tuple[Any, ...]:
+    target = target_class(item.mis, class_for_group) if item.mis is not None else None
+    candidates = [
+        {"pupil_id": str(c.pupil_id), "score": round(c.score, 3), "reasons": c.reasons} for c in item.candidates
+    ]
+    return (
+        uuid.uuid4(),
+        job.school_id,
+        job.id,
+        seq,
+        item.tag,
+        repo.jsonb(mis_json(item.mis)) if item.mis is not None else None,
+        item.mis.mis_id if item.mis is not None else None,
+        item.pupil_id,
+        repo.jsonb(candidates),
+        repo.jsonb(_change_json(item.changes)),
+        target,
+        None,
+        False,
+    )
+
+
+def _in_scope(
+    pupils: list[MisPupil], class_for_group: dict[str, uuid.UUID], chosen: set[str] | None, skip_ids: set[str]
+) -> list[MisPupil]:
+    """MIS pupils of the set-up groups (and chosen year groups), without pupils pending deletion here."""
+    return [
+        p
+        for p in pupils
+        if p.mis_id not in skip_ids
+        and any(g in class_for_group for g in p.group_ids)
+        and (chosen is None or p.year_group in chosen)
+    ]
+
+
+@handles("pupils")
+async def run_pupils_job(run: JobRun) -> None:
+    services = run.services
+    async with services.session_factory() as session:
+        job = await session.get(SyncJob, run.job_id)
+        assert job is not None
+        if job.status == "applying":
+            await apply_plan(run)
+            return
+        school = await session.get(School, run.school_id)
+        assert school is not None
+        connector = connector_for(school, services)
+        mode, chosen = job.mode, job.params.get("year_groups")
+
+    await run.progress("fetching_pupils", 0)
+    pupils: list[MisPupil] = []
+    async for page in connector.pupils():
+        pupils.extend(page)
+        await run.progress("fetching_pupils", len(pupils))
+        if await run.cancelled():
+            return
+    metrics.PUPILS_PROCESSED.labels(connector.provider).inc(len(pupils))
+
+    await run.progress("matching", 0, len(pupils))
+    async with services.session_factory() as session:
+        job = await run.lock_job(session)
+        if job.status != "running":
+            return  # cancelled meanwhile
+        planned_at = utcnow()  # before reading the roster: any later change makes apply refuse
+        mapping = await repo.class_for_group(session, run.school_id)
+        roster, pending_mis_ids = await repo.load_roster(session, run.school_id)
+        decisions = await repo.decisions(session, run.school_id)
+        scope = _in_scope(
+            pupils, mapping, {year_groups.parse(y) or y for y in chosen} if chosen else None, pending_mis_ids
+        )
+        groups_in_answer = {g for p in pupils for g in p.group_ids if g in mapping}
+        plan: Plan = build_plan(
+            roster, scope, mapping, decisions, fetch_complete=True, group_count=len(groups_in_answer)
+        )
+        await repo.copy_rows(
+            session,
+            "sync_plan_items",
+            _ITEM_COLUMNS,
+            (_row(job, seq, item, mapping) for seq, item in enumerate(plan.items)),
+        )
+        # Older plans of this school that were never applied can no longer be applied.
+        await session.execute(
+            update(SyncJob)
+            .where(
+                col(SyncJob.school_id) == run.school_id,
+                col(SyncJob.id) != run.job_id,
+                col(SyncJob.status).in_(OPEN_PLAN_STATUSES),
+            )
+            .values(
+                status="cancelled",
+                finished_at=utcnow(),
+                error={
+                    "type": "https://misync.dev/problems/superseded",
+                    "title": "Superseded",
+                    "status": 409,
+                    "detail": f"A newer plan ({run.job_id}) replaced this one",
+                },
+            )
+        )
+        warnings = list(connector.notes.warnings)
+        if plan.reports.invalid_upn_mis_ids:
+            warnings.append(
+                f"{len(plan.reports.invalid_upn_mis_ids)} MIS pupils have an invalid UPN "
+                f"(ignored for matching): MIS ids {', '.join(plan.reports.invalid_upn_mis_ids[:20])}"
+            )
+        job.params = {
+            **job.params,
+            "planned_at": planned_at.isoformat(),
+            "class_for_group": {g: str(c) for g, c in mapping.items()},
+        }
+        job.counts = dict(plan.counts)
+        job.warnings = warnings
+        guard = plan.guard
+        job.guard = (
+            {"held": guard.held, "kind": guard.kind, "reason": guard.reason, "numbers": guard.numbers}
+            if guard
+            else None
+        )
+        if guard is not None and guard.held:
+            await run.finish(session, job, "held")
+        elif mode == "apply":
+            job.status = "applying"
+            job.params = {**job.params, "selection": {"select": "all", "include": [], "exclude": []}}
+            await session.commit()
+            await apply_plan(run)
+            return
+        else:
+            await run.finish(session, job, "awaiting_review")
+        await session.commit()
+    metrics.JOBS.labels(run.kind, job.status).inc()
+    await run.publish({"id": str(run.job_id), "status": job.status})
