@@ -71,15 +71,8 @@ async def class_for_group(session: AsyncSession, school_id: uuid.UUID) -> dict[s
 
 
 async def decisions(session: AsyncSession, school_id: uuid.UUID) -> Decisions:
-    rows = (
-        (
-            await session.execute(
-                text("SELECT mis_id, pupil_id, decision FROM match_decisions WHERE school_id = :s"), {"s": school_id}
-            )
-        )
-        
-        .all()
-    )
+    query = text("SELECT mis_id, pupil_id, decision FROM match_decisions WHERE school_id = :s")
+    rows = (await session.execute(query, {"s": school_id})).all()
     return Decisions(
         confirmed=frozenset((m, p) for m, p, d in rows if d == "confirm"),
         rejected=frozenset((m, p) for m, p, d in rows if d == "reject"),
