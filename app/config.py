@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     #: Timeouts for MIS requests, in seconds.
     mis_connect_timeout: float = 5.0
     mis_read_timeout: float = 30.0
+    #: A running job whose heartbeat is older than this (seconds), and whose school's lock is free, is
+    #: presumed dead and handed to another worker by the sweeper. Heartbeats come six times as often.
+    job_stale_after_s: float = Field(default=30.0, ge=3.0)
     #: The queue arq workers listen on.
     queue_name: str = "misync:queue"
 

@@ -55,6 +55,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "MISYNC_QUEUE_NAME": settings.queue_name,
         "MISYNC_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
         "MISYNC_LOG_LEVEL": "INFO",
+        "MISYNC_JOB_STALE_AFTER_S": str(settings.job_stale_after_s),
     }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import pytest
 
 from app.config import Settings
 from app.demo_mis.server import DemoMisServer
-from app.main import create_app
 from tests.conftest import make_school, oneroster_connection, wonde_connection, worker_env
-from tests.fixtures.servers import REPO, Servers, plain_dsn
+from tests.fixtures.servers import Servers, plain_dsn
+from tests.fixtures.workers import private_queue, start_worker, stop_worker
 from tests.helpers import wait_for_job
 
 
@@ -87,29 +86,14 @@ async def test_a_job_whose_worker_was_killed_is_finished_by_another_within_60s(
     demo_mis: DemoMisServer,
     tmp_path: Path,
 ) -> None:
-    own = settings.model_copy(update={"queue_name": f"misync:test:kill:{uuid.uuid4().hex[:6]}"})
-    app = create_app(own)
     ref = f"W-kill-{uuid.uuid4().hex[:6]}"
-    env = worker_env(own)
-
-    def start_worker(name: str) -> subprocess.Popen[bytes]:
-        with (tmp_path / f"{name}.log").open("wb") as out:
-            return subprocess.Popen(
-                [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
-    ):
+    async with private_queue(settings, stale_after_s=30) as (c, own):
+        env = worker_env(own)
         school = await make_school(c, admin_headers, mis=wonde_connection(demo_mis, ref))
         # Slow MIS answers keep the job running long enough to kill its worker mid-fetch.
         httpx.post(f"{demo_mis.url}/_demo/schools/{ref}/faults", json={"mode": "slow", "delay_ms": 400, "count": 12})
-        first = start_worker("first")
+        first = start_worker(env, tmp_path / "first.log")
+        second = None
         try:
             r = await c.post("/v1/sync-jobs", json={"kind": "registration_groups"}, headers=school.coordinator)
             job_id = r.json()["id"]
@@ -117,13 +101,10 @@ async def test_a_job_whose_worker_was_killed_is_finished_by_another_within_60s(
             assert running["status"] == "running"
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
-            second = start_worker("second")
-            try:
-                job = await wait_for_job(c, school.viewer, job_id, timeout=60)
-            finally:
-                second.terminate()
-                second.wait(timeout=20)
+            second = start_worker(env, tmp_path / "second.log")
+            job = await wait_for_job(c, school.viewer, job_id, timeout=60)  # the default 30 s threshold
         finally:
-            if first.poll() is None:
-                first.kill()
+            stop_worker(first)
+            if second is not None:
+                stop_worker(second)
     assert job["status"] == "succeeded", job

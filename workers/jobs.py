@@ -15,7 +15,7 @@ from sqlmodel import col
 from app import metrics, queue
 from app.models import SyncJob
 from app.models.base import utcnow
-from app.sync.runner import LOCK_RETRY_S, STALE_AFTER_S, SchoolBusy, Services, lock_key, run_job
+from app.sync.runner import LOCK_RETRY_S, SchoolBusy, Services, lock_key, run_job
 
 log = logging.getLogger("misync.worker")
 
@@ -51,7 +51,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
                         (col(SyncJob.status) == "queued")
                         & (col(SyncJob.created_at) < now - timedelta(seconds=REQUEUE_QUEUED_AFTER_S)),
                         col(SyncJob.status).in_(("running", "applying"))
-                        & (col(SyncJob.heartbeat_at) < now - timedelta(seconds=STALE_AFTER_S)),
+                        & (col(SyncJob.heartbeat_at) < now - timedelta(seconds=services.settings.job_stale_after_s)),
                     )
                 )
             )

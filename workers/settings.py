@@ -1,6 +1,6 @@
 """``arq workers.settings.WorkerSettings``: the worker process.
 
-JSON payloads (never pickle), a health-check key, and cron jobs: the sweeper every 15 seconds.
+JSON payloads (never pickle), a health-check key, and cron jobs: the sweeper every 5 seconds.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class WorkerSettings:
     """arq settings. Scale by running more worker processes; jobs of one school never overlap."""
 
     functions: ClassVar[list[Any]] = [run_sync_job]
-    cron_jobs: ClassVar[list[Any]] = [cron(sweep, second={0, 15, 30, 45}, run_at_startup=True, unique=True)]
+    cron_jobs: ClassVar[list[Any]] = [cron(sweep, second=set(range(0, 60, 5)), run_at_startup=True, unique=True)]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = queue.redis_settings(_settings.redis_url)

@@ -107,10 +107,10 @@ async def list_registration_groups(tenant: Tenant) -> list[RegistrationGroupOut]
 def _mappings(classes: Iterable[Class], groups: Sequence[MisRegistrationGroup]) -> Mappings:
     by_id = {g.mis_group_id: g for g in groups}
 
-    def order(cls: Class) -> tuple[bool, tuple[bool, int, str, str]]:
+    def order(cls: Class) -> tuple[bool, int, str, str]:
         group = by_id.get(cls.mis_group_id or "")
-        # A group id that no fetch has seen sorts last, as if stale.
-        return (group is None, group_order(group) if group else (True, _NO_RANK, "", cls.mis_group_id or ""))
+        # A group id that no fetch has seen (none should exist) sorts last, as if stale.
+        return group_order(group) if group else (True, _NO_RANK + 1, "", cls.mis_group_id or "")
 
     out = []
     for cls in sorted((c for c in classes if c.mis_group_id is not None), key=order):

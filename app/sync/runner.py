@@ -34,9 +34,6 @@ from app.sync.schemas import ACTIVE_STATUSES
 
 log = logging.getLogger("misync.jobs")
 
-HEARTBEAT_INTERVAL_S = 5.0
-#: A running job whose heartbeat is older than this is presumed dead and re-enqueued by the sweeper.
-STALE_AFTER_S = 30.0
 #: Unexpected errors are retried this many times before the job fails.
 MAX_ATTEMPTS = 3
 #: How long a job waits before trying again for its school's lock.
@@ -145,7 +142,7 @@ def lock_key(school_id: uuid.UUID) -> int:
 
 async def _heartbeat(services: Services, job_id: uuid.UUID) -> None:
     while True:
-        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        await asyncio.sleep(services.settings.job_stale_after_s / 6)
         try:
             async with services.session_factory() as session:
                 # SKIP LOCKED: while the job's own transaction holds its row (apply), the beat is skipped
