@@ -40,5 +40,9 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # arq's command line installs its own text handler; its records go through ours instead.
+    for name in ("arq", "uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     # Access logs would carry query strings (a ``q`` search may hold a name); our middleware logs paths.
     logging.getLogger("uvicorn.access").disabled = True

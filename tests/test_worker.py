@@ -87,7 +87,7 @@ async def test_a_job_whose_worker_was_killed_is_finished_by_another_within_60s(
     tmp_path: Path,
 ) -> None:
     ref = f"W-kill-{uuid.uuid4().hex[:6]}"
-    async with private_queue(settings, stale_after_s=30) as (c, own):
+    async with private_queue(settings, stale_after_s=15) as (c, own):
         env = worker_env(own)
         school = await make_school(c, admin_headers, mis=wonde_connection(demo_mis, ref))
         # Slow MIS answers keep the job running long enough to kill its worker mid-fetch.
@@ -102,7 +102,7 @@ async def test_a_job_whose_worker_was_killed_is_finished_by_another_within_60s(
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
             second = start_worker(env, tmp_path / "second.log")
-            job = await wait_for_job(c, school.viewer, job_id, timeout=60)  # the default 30 s threshold
+            job = await wait_for_job(c, school.viewer, job_id, timeout=60)
         finally:
             stop_worker(first)
             if second is not None:
