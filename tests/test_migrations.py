@@ -26,13 +26,13 @@ def test_upgrade_downgrade_upgrade_and_check(servers: Servers) -> None:
     url = with_database(servers.admin_database_url, name)
     cfg = alembic_config(url)
     try:
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
         tables = asyncio.run(_tables(url))
         assert {"schools", "api_keys", "pupils", "classes", "class_memberships", "sync_jobs", "audit_events"} <= tables
         command.check(cfg)  # raises if the models and the migrations disagree
         command.downgrade(cfg, "base")
         assert asyncio.run(_tables(url)) == {"alembic_version"}
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
         assert asyncio.run(_tables(url)) == tables
     finally:
         asyncio.run(drop_database(servers.admin_database_url, name))

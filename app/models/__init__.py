@@ -1,5 +1,6 @@
 """Table models, one module per aggregate; importing this package registers them all."""
 
+from app.models.event import OutboxEvent
 from app.models.job import AuditEvent, SyncJob
 from app.models.mis import MisRegistrationGroup
 from app.models.plan import MatchDecision, SyncPlanItem
@@ -13,6 +14,7 @@ __all__ = [
     "ClassMembership",
     "MatchDecision",
     "MisRegistrationGroup",
+    "OutboxEvent",
     "Pupil",
     "School",
     "SyncJob",

@@ -31,6 +31,7 @@ from app.models import SyncJob
 from app.models.base import utcnow
 from app.security import Cipher
 from app.sync.schemas import ACTIVE_STATUSES
+from app.sync.service import announce
 
 log = logging.getLogger("misync.jobs")
 
@@ -109,6 +110,7 @@ class JobRun:
         if status in ("succeeded", "failed", "cancelled"):
             job.finished_at = utcnow()
         job.progress = {**(job.progress or {}), "phase": status}
+        await announce(session, job)
         await audit.record(
             session,
             school_id=self.school_id,

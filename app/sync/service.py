@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit, queue
+from app import audit, events, queue
 from app.errors import Conflict, Unprocessable
 from app.models import School, SyncJob
 from app.models.base import utcnow
@@ -39,6 +39,21 @@ def to_out(job: SyncJob) -> SyncJobOut:
         started_at=job.started_at,
         finished_at=job.finished_at,
     )
+
+
+#: Job statuses announced as ``sync_job.<status>`` events.
+ANNOUNCED_STATUSES = frozenset({"awaiting_review", "held", "succeeded", "failed", "cancelled"})
+
+
+async def announce(session: AsyncSession, job: SyncJob) -> None:
+    """Emit ``sync_job.<status>`` for a job that reached an announced status (in the caller's transaction)."""
+    if job.status not in ANNOUNCED_STATUSES:
+        return
+    data = to_out(job).model_dump(
+        mode="json",
+        include={"id", "kind", "mode", "status", "counts", "guard", "error", "applied", "created_at", "finished_at"},
+    )
+    await events.emit(session, job.school_id, f"sync_job.{job.status}", data)
 
 
 def _request_hash(body: SyncJobCreate) -> str:
@@ -123,6 +138,7 @@ async def cancel(tenant: Tenant, job_id: uuid.UUID) -> SyncJob:
         raise Conflict("The job is applying its plan; it can no longer be cancelled")
     job.status, job.finished_at = "cancelled", utcnow()
     job.progress = {**job.progress, "phase": "cancelled"}
+    await announce(tenant.session, job)
     await audit.record(
         tenant.session,
         school_id=tenant.school_id,
