@@ -1,22 +1,17 @@
-"""Folding text for comparison, search and sorting: case, accents, apostrophes, hyphens, spaces."""
+"""Folding text for comparison, search and sorting, and LIKE patterns.
+
+``fold`` uses the name normalisation of matching (case, accents, apostrophes, hyphens, punctuation,
+spaces), so a search, a sort and a match all agree on what "the same name" is.
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
-_APOSTROPHES = re.compile("['\u2019\u2018`\u00b4\u02bc]")
-_SEPARATORS = re.compile("[\\s\\-\u2010\u2011\u2012\u2013\u2014_.]+")
+from app.reconcile.names import normalise
 
 
 def fold(text: str | None) -> str:
-    """Lower-case, accent-free, apostrophe-free text with single spaces ("Zoë O'Brien-Smith" -> "zoe obrien smith")."""
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    stripped = _APOSTROPHES.sub("", stripped.casefold())
-    return _SEPARATORS.sub(" ", stripped).strip()
+    """``text`` normalised for comparison ("Zoë O'Brien-Smith" -> "zoe obrien smith"); "" for None."""
+    return normalise(text) if text else ""
 
 
 def like_pattern(text: str) -> str:

@@ -14,7 +14,7 @@ matches and plans. What it guarantees:
 * ``notes`` collects non-fatal warnings for the job (ids and counts only).
 
 Normalisation shared by all providers: names are stripped strings; ``upn`` is upper-cased and
-stripped (validity is checked when matching, see :mod:`app.mis.upn`); ``gender`` is
+stripped (validity is checked when matching, see :mod:`app.reconcile.upn`); ``gender`` is
 ``"male"``, ``"female"`` or the MIS value lower-cased (Wonde sends ``MALE``/``M``, OneRoster
 ``male``); ``year_group`` is canonical (:mod:`app.year_groups`) or None.
 
