@@ -23,7 +23,6 @@ secrets, bodies, or headers.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -34,6 +33,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from app.mis.base import MisFetchError
 
@@ -215,8 +215,8 @@ class MisHttp:
 def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     """The response body as a JSON object, or MisFetchError(bad_response) naming ``what``."""
     try:
-        body = json.loads(response.content)
-    except ValueError:
+        body = orjson.loads(response.content)  # several times faster than json on large pages
+    except orjson.JSONDecodeError:
         raise MisFetchError(
             "bad_response", f"{what}: the MIS answered {response.status_code} with a body that is not JSON"
         ) from None

@@ -25,7 +25,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def id_field() -> Any:
+def id_field(*, server_default: bool = False) -> Any:
+    """A UUID primary key. ``server_default`` lets bulk COPYs leave the id to PostgreSQL."""
+    if server_default:
+        return Field(
+            default_factory=uuid.uuid4,
+            primary_key=True,
+            sa_column_kwargs={"server_default": sa.text("gen_random_uuid()")},
+        )
     return Field(default_factory=uuid.uuid4, primary_key=True)
 
 

@@ -50,7 +50,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_events"
     __table_args__ = (sa.Index("ix_audit_events_school_created", "school_id", "created_at"),)
 
-    id: uuid.UUID = id_field()
+    id: uuid.UUID = id_field(server_default=True)
     school_id: uuid.UUID | None = Field(default=None, foreign_key="schools.id", ondelete="CASCADE")
     actor: str = Field(max_length=100)
     action: str = Field(max_length=100)

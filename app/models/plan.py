@@ -16,10 +16,12 @@ class SyncPlanItem(SQLModel, table=True):
     """One line of a plan (DOMAIN.md, Tags). Written in bulk by the preview, marked ``applied`` by apply."""
 
     __tablename__ = "sync_plan_items"
-    __table_args__ = (sa.Index("ix_sync_plan_items_job_tag_seq", "job_id", "tag", "seq"),
-                      sa.UniqueConstraint("job_id", "seq"))
+    __table_args__ = (
+        sa.Index("ix_sync_plan_items_job_tag_seq", "job_id", "tag", "seq"),
+        sa.UniqueConstraint("job_id", "seq"),
+    )
 
-    id: uuid.UUID = id_field()
+    id: uuid.UUID = id_field(server_default=True)
     school_id: uuid.UUID = school_fk()
     job_id: uuid.UUID = Field(foreign_key="sync_jobs.id", ondelete="CASCADE")
     #: Position in the plan (MIS order, then desynced and not_matched pupils).

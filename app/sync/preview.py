@@ -28,7 +28,6 @@ from app.sync.runner import JobRun, handles
 OPEN_PLAN_STATUSES = ("awaiting_review", "held")
 
 _ITEM_COLUMNS = (
-    "id",
     "school_id",
     "job_id",
     "seq",
@@ -61,29 +60,35 @@ def mis_json(p: MisPupil) -> dict[str, Any]:
     }
 
 
-def _change_json(changes: dict[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
-    return {
-        k: [None if v is None else str(v) if not isinstance(v, str) else v for v in pair] for k, pair in changes.items()
-    }
+def _change_json(changes: dict[str, tuple[Any, Any]]) -> str:
+    if not changes:
+        return "{}"
+    return repo.jsonb(
+        {k: [v if v is None or isinstance(v, str) else str(v) for v in pair] for k, pair in changes.items()}
+    )
 
 
 def _row(job: SyncJob, seq: int, item: PlanItem, class_for_group: dict[str, uuid.UUID]) -> tuple[Any, ...]:
-    target = target_class(item.mis, class_for_group) if item.mis is not None else None
-    candidates = [
-        {"pupil_id": str(c.pupil_id), "score": round(c.score, 3), "reasons": c.reasons} for c in item.candidates
-    ]
+    """A plan item as a COPY record (the id is left to PostgreSQL)."""
+    mis = item.mis
+    candidates = (
+        repo.jsonb(
+            [{"pupil_id": str(c.pupil_id), "score": round(c.score, 3), "reasons": c.reasons} for c in item.candidates]
+        )
+        if item.candidates
+        else "[]"
+    )
     return (
-        uuid.uuid4(),
         job.school_id,
         job.id,
         seq,
         item.tag,
-        repo.jsonb(mis_json(item.mis)) if item.mis is not None else None,
-        item.mis.mis_id if item.mis is not None else None,
+        repo.jsonb(mis_json(mis)) if mis is not None else None,
+        mis.mis_id if mis is not None else None,
         item.pupil_id,
-        repo.jsonb(candidates),
-        repo.jsonb(_change_json(item.changes)),
-        target,
+        candidates,
+        _change_json(item.changes),
+        target_class(mis, class_for_group) if mis is not None else None,
         None,
         False,
     )
@@ -120,8 +125,7 @@ async def run_pupils_job(run: JobRun) -> None:
     pupils: list[MisPupil] = []
     async for page in connector.pupils():
         pupils.extend(page)
-        await run.progress("fetching_pupils", len(pupils))
-        if await run.cancelled():
+        if await run.progress("fetching_pupils", len(pupils)) and await run.cancelled():
             return
     metrics.PUPILS_PROCESSED.labels(connector.provider).inc(len(pupils))
 

@@ -6,12 +6,12 @@ object building would dominate the run time.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from asyncpg import Connection as AsyncpgConnection
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,4 +112,4 @@ async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], r
 
 def jsonb(value: Any) -> str:
     """A value for a jsonb column in COPY (SQLAlchemy's asyncpg codec takes JSON text)."""
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return orjson.dumps(value, default=str).decode()

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -37,6 +37,8 @@ log = logging.getLogger("misync.jobs")
 
 #: Unexpected errors are retried this many times before the job fails.
 MAX_ATTEMPTS = 3
+#: Progress within one phase is written at most this often (seconds).
+PROGRESS_EVERY_S = 1.0
 #: How long a job waits before trying again for its school's lock.
 LOCK_RETRY_S = 1.0
 
@@ -71,9 +73,17 @@ class JobRun:
     school_id: uuid.UUID
     kind: str
     attempt: int = 1
+    _last_phase: str = field(default="", repr=False)
+    _last_progress: float = field(default=0.0, repr=False)
 
-    async def progress(self, phase: str, done: int = 0, total: int | None = None) -> None:
-        """Record and publish progress (its own short transaction)."""
+    async def progress(self, phase: str, done: int = 0, total: int | None = None) -> bool:
+        """Record and publish progress (its own short transaction). Within a phase, at most one write per
+        PROGRESS_EVERY_S, so the statements a job makes do not grow with the pupils it reads. Returns
+        whether it wrote (a good moment to check for cancellation)."""
+        now = time.monotonic()
+        if phase == self._last_phase and now - self._last_progress < PROGRESS_EVERY_S:
+            return False
+        self._last_phase, self._last_progress = phase, now
         value = {"phase": phase, "done": done, "total": total}
         async with self.services.session_factory() as session:
             await session.execute(
@@ -81,6 +91,7 @@ class JobRun:
             )
             await session.commit()
         await self.publish({"id": str(self.job_id), "progress": value})
+        return True
 
     async def publish(self, message: dict[str, Any]) -> None:
         try:

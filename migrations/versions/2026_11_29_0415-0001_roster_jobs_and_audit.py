@@ -55,7 +55,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_api_keys_school_id"), "api_keys", ["school_id"], unique=False)
     op.create_table(
         "audit_events",
-        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("school_id", sa.Uuid(), nullable=True),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
