@@ -201,3 +201,17 @@ async def test_events_stream_and_audit_trail(
     trail = (await client.get("/v1/audit-events", params={"pupil_id": pupil["id"]}, headers=school.h)).json()
     assert [e["action"] for e in trail["items"]] == ["pupil.created"]
     assert trail["items"][0]["job_id"] == job_id and trail["items"][0]["actor"].startswith("key:")
+
+
+async def test_an_unusual_share_of_desyncs_is_held(client: httpx.AsyncClient, admin_headers: dict[str, str],
+                                                  demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]) -> None:
+    school = await _synced_school(client, admin_headers, demo_mis)
+    # Untick every primary form: far more than 20% of the synced pupils would be desynced, and not as
+    # a rollover (not the top year, no new intake).
+    primary = {g["name"] for g in await school.fetch_groups() if g["name"][:1] in "123456"}
+    await school.map_by_name(skip=primary)
+    held = await school.preview()
+    assert held["status"] == "held" and held["guard"]["kind"] == "mass_desync", held["guard"]
+    assert held["guard"]["numbers"]["desynced"] == held["counts"]["desynced"] > 0
+    done = await school.apply(held["id"], {"override_guard": True})
+    assert done["status"] == "succeeded" and done["applied"]["desynced"] == held["counts"]["desynced"]
