@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     job_stale_after_s: float = Field(default=30.0, ge=3.0)
     #: The queue arq workers listen on.
     queue_name: str = "misync:queue"
+    #: MIS requests in flight at once per provider and MIS host, across all workers (a Redis semaphore);
+    #: 0: no limit.
+    mis_max_concurrent_fetches_per_provider: int = Field(default=8, ge=0)
+    #: Largest per-school delay after a school's scheduled sync time (seconds), so schools scheduled at
+    #: the same time do not all start at once.
+    schedule_max_jitter_s: int = Field(default=900, ge=0, le=3600)
+    #: Jobs one worker process runs at once (arq ``max_jobs``).
+    worker_max_jobs: int = Field(default=10, ge=1)
+    #: When set, each worker serves its Prometheus metrics (jobs, MIS requests, queue depth) on this port.
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     def check_secrets(self) -> None:
         """Raise ConfigurationError unless the admin token and secret key are set and strong enough."""

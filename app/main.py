@@ -16,24 +16,36 @@ from app.classes.endpoints import router as classes_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_session_factory
 from app.errors import Problem, install_error_handlers
+from app.leavers.endpoints import router as leavers_router
 from app.mapping.endpoints import router as mapping_router
 from app.middleware import BodyLimit, RequestContext
 from app.pupils.endpoints import router as pupils_router
+from app.results.endpoints import router as results_router
+from app.retention.endpoints import admin_router as retention_admin_router
+from app.retention.endpoints import router as retention_router
+from app.schedule.endpoints import router as schedule_router
 from app.schools.endpoints import admin_router
 from app.schools.endpoints import router as school_router
 from app.security import Cipher
 from app.sync.endpoints import router as sync_router
+from app.webhooks.endpoints import router as webhooks_router
 
 API_VERSION = "1.0.0"
 ROUTERS = (
     health.router,
     admin_router,
     school_router,
+    schedule_router,
     sync_router,
     classes_router,
     pupils_router,
+    leavers_router,
     mapping_router,
     audit_router,
+    webhooks_router,
+    results_router,
+    retention_router,
+    retention_admin_router,
 )
 
 

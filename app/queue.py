@@ -19,6 +19,13 @@ from redis.exceptions import RedisError
 log = logging.getLogger("misync.queue")
 
 JOB_FUNCTION = "run_sync_job"
+#: How often workers rewrite their health-check key (arq ``health_check_interval``, seconds).
+HEALTH_CHECK_INTERVAL_S = 10
+
+
+def health_check_key(queue_name: str) -> str:
+    """The key arq workers of ``queue_name`` keep alive (``arq --check`` reads it)."""
+    return f"{queue_name}:health-check"
 
 
 def serialize(value: dict[str, Any]) -> bytes:

@@ -1,17 +1,19 @@
 """Benchmark: a pupils sync at 2,000, 20,000 and 100,000 pupils, against floors measured in the same run.
 
-For each size, in a fresh process (so peak RSS is the sync's own), with the demo MIS in another process:
+For each size, with the demo MIS in a process of its own:
 
 * first import: preview + apply of an empty school (every pupil ``new``);
-  floor: fetch+parse of the same pages + ``COPY`` of the same pupil rows;
-* no-change resync: preview only (nothing to apply);
+  floor: fetch+parse of the same pages + ``COPY`` of as many pupil rows (every column);
+* no-change resync: preview (nothing to apply);
   floor: fetch+parse + one ``SELECT`` of the school's roster;
-* rollover (demo MIS rollover: leavers, promotions, an intake, new group ids): preview + apply;
-  floor: fetch+parse + one ``UPDATE ... FROM unnest(...)`` of the same pupil rows.
+* rollover (the demo MIS's September: leavers, promotions, an intake, new group ids; groups mapped onto
+  the classes of the same name): preview + apply;
+  floor: fetch+parse + one ``UPDATE ... FROM unnest(...)`` of the school's pupil rows.
 
-The sync runs the worker's own code (``app.sync.runner.run_job``) in this process, without arq.
-Statements are counted with asyncpg's query logger on every connection (COPY included); pupil rows
-written are counted from PostgreSQL's statistics (``n_tup_ins + n_tup_upd`` of ``pupils``).
+Each sync phase runs the worker's own code (``app.sync.runner.run_job``, without arq) in a fresh
+process, so its peak RSS is the sync's own; the floors run in the parent. Statements are counted with
+asyncpg's query logger on every connection (COPY included). Pupil rows written are those whose
+``updated_at`` moved during the phase.
 
     .venv/bin/python bench/sync.py --sizes 2000 20000 100000
 """
@@ -27,20 +29,21 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.fetch import start_server, wonde_floor  # noqa: E402
+from bench.fetch import start_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("MISYNC_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MISYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+SECRET = "bench-secret-key-" + "x" * 32
 PER_PAGE = 200
 
 
@@ -48,35 +51,147 @@ def plain(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.statements = 0
-
-    def __call__(self, record: Any) -> None:
-        self.statements += 1
+# -- a sync phase, in its own process ---------------------------------------------------------------
 
 
-async def pupil_writes(dsn: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("SELECT pg_stat_force_next_flush()")
-        row = await conn.fetchrow("SELECT n_tup_ins + n_tup_upd AS w FROM pg_stat_user_tables WHERE relname = 'pupils'")
-        return int(row["w"])
-    finally:
-        await conn.close()
+async def run_phase(url: str, school_id: uuid.UUID, apply: bool) -> dict[str, Any]:
+    from sqlalchemy import event
+
+    from app.config import Settings
+    from app.db import create_engine, create_session_factory
+    from app.models import SyncJob
+    from app.queue import connect
+    from app.security import Cipher
+    from app.sync import handlers  # noqa: F401  (registers the job kinds)
+    from app.sync.runner import Services, run_job
+
+    statements = 0
+
+    def count(_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    settings = Settings(database_url=url, redis_url=REDIS_URL, secret_key=SECRET, embedded=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _log(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.driver_connection.add_query_logger(count)
+
+    async with httpx.AsyncClient() as http:
+        services = Services(settings, engine, create_session_factory(engine), connect(REDIS_URL), http,
+                            Cipher(settings.secret_key_bytes()))
+        async with services.session_factory() as s:
+            job = SyncJob(school_id=school_id, kind="pupils", mode="preview", status="queued")
+            s.add(job)
+            await s.commit()
+        started_at = datetime.now(UTC)
+        statements = 0
+        start = time.perf_counter()
+        await run_job(services, job.id)
+        if apply:
+            async with services.session_factory() as s:
+                row = await s.get(SyncJob, job.id)
+                assert row is not None and row.status in ("awaiting_review", "held"), row.status
+                row.status = "applying"
+                row.params = {**row.params, "selection": {"select": "all"}, "override_guard": True}
+                await s.commit()
+            await run_job(services, job.id)
+        seconds = time.perf_counter() - start
+        counted = statements
+        async with services.session_factory() as s:
+            row = await s.get(SyncJob, job.id)
+            assert row is not None
+            result = {"status": row.status, "counts": row.counts, "applied": row.params.get("applied")}
+        await services.redis.aclose(close_connection_pool=True)
+    await engine.dispose()
+    conn = await asyncpg.connect(plain(url))
+    written = await conn.fetchval("SELECT count(*) FROM pupils WHERE updated_at >= $1", started_at)
+    await conn.close()
+    return {"seconds": seconds, "statements": counted, "pupil_rows_written": written,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), **result}
+
+
+def phase(url: str, school_id: uuid.UUID, apply: bool) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--phase", url, str(school_id), "apply" if apply else "preview"],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    if out.returncode != 0:
+        print(out.stderr[-4000:], file=sys.stderr)
+        raise SystemExit("a sync phase failed")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- floors and set-up, in the parent ---------------------------------------------------------------
+
+
+async def fetch_floor(mis_url: str, ref: str) -> float:
+    """Plain httpx GETs of the pages the Wonde connector reads, each through json.loads."""
+    start = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60) as client:
+        next_url: str | None = f"{mis_url}/v1.0/schools/{ref}/students"
+        params: dict[str, Any] | None = {"include": "education_details,groups", "per_page": PER_PAGE, "cursor": "true"}
+        while next_url:
+            r = await client.get(next_url, params=params, headers={"Authorization": "Bearer demo-wonde-token"})
+            body = json.loads(r.content)
+            meta = body["meta"]["pagination"]
+            next_url, params = (meta["next"] if meta["more"] else None), None
+    return time.perf_counter() - start
+
+
+async def copy_floor(conn: asyncpg.Connection, school_id: uuid.UUID, pupils: int) -> float:
+    from app.sync.apply import _PUPIL_COLUMNS
+
+    now = datetime.now(UTC)
+    rows = [(uuid.uuid4(), school_id, f"Forename{i}", f"Surname{i}", f"Forename{i}", f"Surname{i}", date(2014, 1, 1),
+             None, "female", "Year 7", 9, "synced", True, f"MIS{i}", None, f"surname{i} forename{i}",
+             f"forename{i} surname{i}", now, now) for i in range(pupils)]
+    await conn.execute("CREATE TEMP TABLE floor_pupils (LIKE pupils INCLUDING DEFAULTS)")
+    start = time.perf_counter()
+    await conn.copy_records_to_table("floor_pupils", records=rows, columns=list(_PUPIL_COLUMNS))
+    took = time.perf_counter() - start
+    await conn.execute("DROP TABLE floor_pupils")
+    return took
+
+
+async def read_floor(conn: asyncpg.Connection, school_id: uuid.UUID) -> float:
+    start = time.perf_counter()
+    await conn.fetch("SELECT * FROM pupils WHERE school_id = $1", school_id)
+    return time.perf_counter() - start
+
+
+async def upsert_floor(conn: asyncpg.Connection, school_id: uuid.UUID) -> float:
+    ids = [r["id"] for r in await conn.fetch("SELECT id FROM pupils WHERE school_id = $1", school_id)]
+    tr = conn.transaction()
+    await tr.start()
+    start = time.perf_counter()
+    await conn.execute("""
+        UPDATE pupils p SET year_group = v.yg, year_rank = v.rank, updated_at = now()
+        FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(id, yg, rank) WHERE p.id = v.id
+    """, ids, ["Year 7"] * len(ids), [9] * len(ids))
+    took = time.perf_counter() - start
+    await tr.rollback()  # a floor, not a change
+    return took
+
+
+async def map_by_name(conn: asyncpg.Connection, school_id: uuid.UUID, mis_url: str, ref: str) -> None:
+    """Every live registration group on the class of its name (created when missing); others unmapped."""
+    groups = httpx.get(f"{mis_url}/_demo/schools/{ref}/truth", timeout=300).json()["groups"]
+    await conn.execute("UPDATE classes SET mis_group_id = NULL, set_up = false WHERE school_id = $1", school_id)
+    for g in groups:
+        if g["type"] == "REGISTRATION":
+            await conn.execute("""
+                INSERT INTO classes (id, school_id, name, name_key, mis_group_id, set_up, created_at, updated_at)
+                VALUES ($1, $2, $3::text, lower($3::text), $4, true, now(), now())
+                ON CONFLICT (school_id, name_key) DO UPDATE SET mis_group_id = excluded.mis_group_id, set_up = true
+            """, uuid.uuid4(), school_id, g["name"], g["id"])
 
 
 async def one_size(pupils: int, mis_url: str) -> dict[str, Any]:
     from alembic import command
     from alembic.config import Config
 
-    from app.config import Settings
-    from app.db import create_engine, create_session_factory
-    from app.models import Class, School
-    from app.queue import connect
     from app.security import Cipher
-    from app.sync import handlers  # noqa: F401
-    from app.sync.runner import Services, run_job
 
     db_name = f"misync_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(plain(ADMIN_URL))
@@ -87,177 +202,72 @@ async def one_size(pupils: int, mis_url: str) -> dict[str, Any]:
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url)
     await asyncio.to_thread(command.upgrade, cfg, "heads")
-
-    settings = Settings(database_url=url, redis_url=REDIS_URL, secret_key="bench-secret-key-" + "x" * 32, embedded=True)
-    engine = create_engine(url)
-    counter = Counter()
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _log(dbapi_conn: Any, _: Any) -> None:
-        dbapi_conn.driver_connection.add_query_logger(counter)
-
-    cipher = Cipher(settings.secret_key_bytes())
-    http = httpx.AsyncClient()
-    services = Services(settings, engine, create_session_factory(engine), connect(REDIS_URL), http, cipher)
-    ref = f"BENCH{pupils}"
+    ref = f"BENCH{pupils}-{uuid.uuid4().hex[:4]}"
     httpx.put(f"{mis_url}/_demo/schools/{ref}", json={"pupils": pupils, "seed": 7}, timeout=300)
-    async with services.session_factory() as s:
-        school = School(name="Bench", mis_provider="wonde", mis_base_url=f"{mis_url}/v1.0", mis_school_ref=ref,
-                        mis_credentials=cipher.encrypt_json({"token": "demo-wonde-token"}), settings={})
-        s.add(school)
-        await s.commit()
-        school_id = school.id
-    groups = httpx.get(f"{mis_url}/_demo/schools/{ref}/truth", timeout=300).json()["groups"]
-
-    async def map_groups() -> None:
-        async with services.session_factory() as s:
-            await s.execute(Class.__table__.delete().where(Class.__table__.c.school_id == school_id))  # type: ignore[attr-defined]
-            for g in groups:
-                if g["type"] == "REGISTRATION":
-                    s.add(Class(school_id=school_id, name=g["name"], name_key=g["name"].lower(),
-                                mis_group_id=g["id"], set_up=True))
-            await s.commit()
-
-    async def job(mode: str) -> tuple[float, int, int, dict[str, Any]]:
-        """Run a pupils job (preview, then apply unless preview-only): seconds, statements, pupil rows written."""
-        from app.models import SyncJob
-
-        async with services.session_factory() as s:
-            row = SyncJob(school_id=school_id, kind="pupils", mode="preview", status="queued")
-            s.add(row)
-            await s.commit()
-            job_id = row.id
-        before_writes = await pupil_writes(plain(url))
-        counter.statements = 0
-        start = time.perf_counter()
-        await run_job(services, job_id)
-        if mode == "apply":
-            async with services.session_factory() as s:
-                row = await s.get(SyncJob, job_id)
-                assert row is not None and row.status in ("awaiting_review", "held"), row.status
-                row.status = "applying"
-                row.params = {**row.params, "selection": {"select": "all"}, "override_guard": True}
-                await s.commit()
-            await run_job(services, job_id)
-        elapsed = time.perf_counter() - start
-        statements = counter.statements
-        writes = await pupil_writes(plain(url)) - before_writes
-        async with services.session_factory() as s:
-            row = await s.get(SyncJob, job_id)
-            assert row is not None
-            result = {"status": row.status, "counts": row.counts, "applied": row.params.get("applied")}
-        return elapsed, statements, writes, result
-
-    async def fetch_floor() -> float:
-        start = time.perf_counter()
-        async with httpx.AsyncClient(timeout=60) as c:
-            await wonde_floor_for(c, mis_url, ref)
-        return time.perf_counter() - start
-
     conn = await asyncpg.connect(plain(url))
+    school_id = uuid.uuid4()
+    await conn.execute("""
+        INSERT INTO schools (id, name, mis_provider, mis_base_url, mis_school_ref, mis_credentials, mis_options,
+                             settings, created_at, updated_at)
+        VALUES ($1, 'Bench', 'wonde', $2, $3, $4, '{}', '{}', now(), now())
+    """, school_id, f"{mis_url}/v1.0", ref, Cipher(SECRET.encode()).encrypt_json({"token": "demo-wonde-token"}))
+    try:
+        await map_by_name(conn, school_id, mis_url, ref)
+        await fetch_floor(mis_url, ref)  # warm the simulator's caches
+        floors = {"fetch_parse": await fetch_floor(mis_url, ref), "copy": await copy_floor(conn, school_id, pupils)}
+        first = phase(url, school_id, apply=True)
+        floors["select_roster"] = await read_floor(conn, school_id)
+        floors["fetch_parse_2"] = await fetch_floor(mis_url, ref)
+        resync = phase(url, school_id, apply=False)
+        httpx.post(f"{mis_url}/_demo/schools/{ref}/rollover", timeout=300)
+        await map_by_name(conn, school_id, mis_url, ref)
+        await fetch_floor(mis_url, ref)
+        floors["fetch_parse_3"] = await fetch_floor(mis_url, ref)
+        floors["unnest_upsert"] = await upsert_floor(conn, school_id)
+        rollover = phase(url, school_id, apply=True)
+    finally:
+        await conn.close()
+        admin = await asyncpg.connect(plain(ADMIN_URL))
+        await admin.execute(f'DROP DATABASE "{db_name}" WITH (FORCE)')
+        await admin.close()
+        httpx.delete(f"{mis_url}/_demo/schools/{ref}", timeout=60)
 
-    async def copy_floor() -> float:
-        """COPY as many rows of the real pupil shape (all columns) into a scratch copy of the table."""
-        from datetime import UTC, date, datetime
-
-        from app.sync.apply import _PUPIL_COLUMNS
-
-        now = datetime.now(UTC)
-        rows = [(uuid.uuid4(), school_id, f"Forename{i}", f"Surname{i}", f"Forename{i}", f"Surname{i}",
-                 date(2014, 1, 1), None, "female", "Year 7", 9, "synced", True, f"MIS{i}", None,
-                 f"surname{i} forename{i}", f"forename{i} surname{i}", now, now) for i in range(pupils)]
-        await conn.execute("CREATE TEMP TABLE floor_pupils (LIKE pupils INCLUDING DEFAULTS)")
-        start = time.perf_counter()
-        await conn.copy_records_to_table("floor_pupils", records=rows, columns=list(_PUPIL_COLUMNS))
-        took = time.perf_counter() - start
-        await conn.execute("DROP TABLE floor_pupils")
-        return took
-
-    async def read_floor() -> float:
-        start = time.perf_counter()
-        await conn.fetch("SELECT * FROM pupils WHERE school_id = $1", school_id)
-        return time.perf_counter() - start
-
-    async def upsert_floor() -> float:
-        ids = [r["id"] for r in await conn.fetch("SELECT id FROM pupils WHERE school_id = $1", school_id)]
-        tr = conn.transaction()
-        await tr.start()
-        start = time.perf_counter()
-        await conn.execute("""
-            UPDATE pupils p SET year_group = v.yg, year_rank = v.rank, updated_at = now()
-            FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(id, yg, rank) WHERE p.id = v.id
-        """, ids, ["Year 7"] * len(ids), [9] * len(ids))
-        took = time.perf_counter() - start
-        await tr.rollback()  # a floor, not a change
-        return took
-
-    await map_groups()
-    fetch1 = await fetch_floor()
-    copy = await copy_floor()
-    first = await job("apply")
-    fetch2 = await fetch_floor()
-    read = await read_floor()
-    resync = await job("preview")
-    httpx.post(f"{mis_url}/_demo/schools/{ref}/rollover", timeout=300)
-    groups = httpx.get(f"{mis_url}/_demo/schools/{ref}/truth", timeout=300).json()["groups"]
-    await map_groups()
-    fetch3 = await fetch_floor()
-    upsert = await upsert_floor()
-    rollover = await job("apply")
-    await conn.close()
-    await http.aclose()
-    await services.redis.aclose(close_connection_pool=True)
-    await engine.dispose()
-    admin = await asyncpg.connect(plain(ADMIN_URL))
-    await admin.execute(f'DROP DATABASE "{db_name}" WITH (FORCE)')
-    await admin.close()
-
-    def phase(measured: tuple[float, int, int, dict[str, Any]], floor: float, target: float) -> dict[str, Any]:
-        took, statements, writes, result = measured
-        return {"seconds": round(took, 2), "floor_seconds": round(floor, 2), "ratio": round(took / floor, 2),
-                "target": target, "statements": statements, "pupil_rows_written": writes, **result}
+    def against(measured: dict[str, Any], floor: float, target: float) -> dict[str, Any]:
+        return {"seconds": round(measured["seconds"], 2), "floor_seconds": round(floor, 2),
+                "ratio": round(measured["seconds"] / floor, 2), "target": target, **{
+                    k: v for k, v in measured.items() if k != "seconds"}}
 
     return {
         "pupils": pupils,
-        "first_import": phase(first, fetch1 + copy, 3.0),
-        "no_change_resync": phase(resync, fetch2 + read, 1.5),
-        "rollover": phase(rollover, fetch3 + upsert, 2.0),
-        "floors": {"fetch_parse": round(fetch1, 2), "copy": round(copy, 2), "select_roster": round(read, 3),
-                   "unnest_upsert": round(upsert, 2)},
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "first_import": against(first, floors["fetch_parse"] + floors["copy"], 3.0),
+        "no_change_resync": against(resync, floors["fetch_parse_2"] + floors["select_roster"], 1.5),
+        "rollover": against(rollover, floors["fetch_parse_3"] + floors["unnest_upsert"], 2.0),
+        "floors": {k: round(v, 3) for k, v in floors.items()},
     }
 
 
-async def wonde_floor_for(client: httpx.AsyncClient, url: str, ref: str) -> int:
-    """The fetch floor for one school (bench.fetch measures the fixed BENCH school)."""
-    import bench.fetch as fetch
-
-    old = fetch.SCHOOL
-    fetch.SCHOOL = ref
-    try:
-        return await wonde_floor(client, url, PER_PAGE)
-    finally:
-        fetch.SCHOOL = old
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000, 100000])
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--mis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(asyncio.run(one_size(args.one, args.mis_url))))
+    if args.phase:
+        url, school_id, mode = args.phase
+        coro = run_phase(url, uuid.UUID(school_id), mode == "apply")
+        if os.environ.get("MISYNC_BENCH_PROFILE"):  # where the time goes: cProfile of each phase
+            import cProfile
+
+            profile = cProfile.Profile()
+            result = profile.runcall(asyncio.run, coro)
+            profile.dump_stats(f"{os.environ['MISYNC_BENCH_PROFILE']}.{mode}.{os.getpid()}")
+        else:
+            result = asyncio.run(coro)
+        print(json.dumps(result, default=str))
         return
     server, mis_url = start_server("app.demo_mis.app:create_app")
     try:
         for size in args.sizes:
-            out = subprocess.run([sys.executable, __file__, "--one", str(size), "--mis-url", mis_url],
-                                 capture_output=True, text=True, cwd=ROOT, check=False)
-            if out.returncode != 0:
-                print(out.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"size {size} failed")
-            print(json.dumps(json.loads(out.stdout.strip().splitlines()[-1]), indent=1), flush=True)
+            print(json.dumps(asyncio.run(one_size(size, mis_url)), indent=1, default=str), flush=True)
     finally:
         server.terminate()
         server.wait()

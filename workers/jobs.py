@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import timedelta
@@ -15,7 +16,11 @@ from sqlmodel import col
 from app import metrics, queue
 from app.models import SyncJob
 from app.models.base import utcnow
+from app.pupils.deletion import purge_due
+from app.retention import service as retention
+from app.schedule import service as schedule
 from app.sync.runner import LOCK_RETRY_S, SchoolBusy, Services, lock_key, run_job
+from app.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger("misync.worker")
 
@@ -72,3 +77,61 @@ async def sweep(ctx: dict[str, Any]) -> int:
         await queue.enqueue(redis, job_id, services.settings.queue_name)
     metrics.QUEUE_DEPTH.set(await redis.zcard(services.settings.queue_name))
     return len(rows)
+
+
+async def purge_pending_deletions(ctx: dict[str, Any]) -> int:
+    """Daily: purge the pupils whose pending deletion has run out (``app.pupils.deletion.purge_due``).
+
+    Idempotent: a second run the same day finds nothing due. Returns how many pupils were purged.
+    """
+    services: Services = ctx["services"]
+    async with services.session_factory() as session:
+        purged = await purge_due(session, utcnow())
+        await session.commit()
+    log.info("purged pupils whose pending deletion ended", extra={"purged": purged})
+    return purged
+
+
+async def deliver_webhooks(ctx: dict[str, Any]) -> int:
+    """Every 2 seconds: turn new outbox events into webhook deliveries and attempt the due ones.
+
+    One run at a time per worker process (a run still going makes the next tick return at once), so
+    slow receivers never take more than one of the worker's job slots. Returns the attempts made."""
+    lock: asyncio.Lock = ctx.setdefault("webhooks_lock", asyncio.Lock())
+    if lock.locked():
+        return 0
+    async with lock:
+        services: Services = ctx["services"]
+        sender = webhook_delivery.Sender(
+            session_factory=services.session_factory,
+            http=services.http,
+            cipher=services.cipher,
+            allow_private_urls=services.settings.webhook_allow_private_urls,
+        )
+        _, attempted = await webhook_delivery.run(sender)
+    return attempted
+
+
+async def run_retention(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Daily: the retention run for today (UTC): purge pupils whose deletion is due, then anonymise the
+    results the policy names (``app.retention.service.run``). Idempotent; returns the counts."""
+    services: Services = ctx["services"]
+    async with services.session_factory() as session:
+        out = await retention.run(session, utcnow().date(), actor="system")
+        await session.commit()
+    return out.model_dump(mode="json")
+
+
+async def schedule_syncs(ctx: dict[str, Any]) -> int:
+    """Every minute: create and enqueue the scheduled pupils syncs that are due (``app.schedule``).
+
+    Idempotent: a school's run is made once per local day. Returns how many jobs were created."""
+    services: Services = ctx["services"]
+    created = await schedule.run_tick(
+        services.session_factory,
+        services.redis,
+        services.settings.queue_name,
+        utcnow(),
+        max_jitter_s=services.settings.schedule_max_jitter_s,
+    )
+    return len(created)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from app import audit
 from app.classes import repository
 from app.classes.schemas import Added, ClassCreate, ClassOut, ClassPatch
 from app.errors import Conflict, NotFound
-from app.models import Class, Pupil
+from app.models import Class
 from app.models.base import utcnow
-from app.pupils import repository as pupils_repository
+from app.pupils import service as pupils_service
 from app.pupils.schemas import PupilSelection
 from app.tenancy import Tenant
 from app.text import fold
@@ -114,19 +113,7 @@ async def delete(tenant: Tenant, class_id: uuid.UUID) -> None:
 async def add_pupils(tenant: Tenant, class_id: uuid.UUID, body: PupilSelection) -> Added:
     """Add pupils by id, or every pupil a filter selects ("add all of the above": no paging limit)."""
     cls = await get(tenant, class_id)
-    if body.pupil_ids is not None:
-        ids = list(dict.fromkeys(body.pupil_ids))
-        missing = set(ids) - await pupils_repository.existing_ids(tenant, ids)
-        if missing:
-            raise NotFound(
-                f"{len(missing)} of the pupil_ids are not pupils of this school",
-                extra={"missing_pupil_ids": sorted(map(str, missing))[:100]},
-            )
-        selection = tenant.select_columns(Pupil, col(Pupil.id)).where(col(Pupil.id).in_(ids))
-    else:
-        assert body.filter is not None
-        selection = pupils_repository.select_ids(tenant, body.filter)
-    added = await repository.add_members(tenant, cls.id, selection)
+    added = await repository.add_members(tenant, cls.id, await pupils_service.selected_ids(tenant, body))
     await audit.record(
         tenant.session,
         school_id=tenant.school_id,

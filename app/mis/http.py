@@ -15,6 +15,11 @@ idempotent OAuth token POST):
   in ``allow`` (OneRoster refreshes its token on 401; demographics treat 403 as "no permission").
 * 404: ``not_found``; other 4xx: ``bad_request``. Statuses in ``allow`` are returned as they are.
 
+Every attempt holds a slot of the options' ``limiter`` (a per provider and host concurrency limit shared
+by all workers, :mod:`app.mis.limiter`) while it is in flight, never while it sleeps, and is counted
+in ``misync_mis_requests_total`` and ``misync_mis_request_duration_seconds`` by provider and status
+(the HTTP status, ``timeout`` or ``error``).
+
 The sleep, jitter and clock functions are injectable so tests never really wait. Logs carry the
 provider, method, path, status, attempt and duration only: never query values that could hold
 secrets, bodies, or headers.
@@ -23,6 +28,7 @@ secrets, bodies, or headers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -35,7 +41,9 @@ from typing import Any
 import httpx
 import orjson
 
+from app import metrics
 from app.mis.base import MisFetchError
+from app.mis.limiter import Limiter
 
 log = logging.getLogger("misync.mis.http")
 
@@ -52,6 +60,7 @@ class HttpOptions:
     backoff_base: float = 0.5  # seconds; the n-th retry waits up to base * 2**n
     backoff_max: float = 10.0  # cap of one backoff sleep
     retry_after_cap: float = 60.0  # a longer Retry-After fails with rate_limited
+    limiter: Limiter | None = None  # per provider and host concurrency limit (None: no limit)
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -115,16 +124,19 @@ class MisHttp:
         for attempt in range(1, opts.attempts + 1):
             started = time.perf_counter()
             try:
-                response = await self.client.request(
-                    method,
-                    url,
-                    params=params,
-                    headers=headers,
-                    data=data,
-                    auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
-                    timeout=self._timeout,
-                )
+                async with self._slot(url):
+                    started = time.perf_counter()  # latency is the MIS's, not our wait for a slot
+                    response = await self.client.request(
+                        method,
+                        url,
+                        params=params,
+                        headers=headers,
+                        data=data,
+                        auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                        timeout=self._timeout,
+                    )
             except httpx.TimeoutException as exc:
+                self._observe("timeout", started)
                 last = f"timeout ({type(exc).__name__})"
                 log.warning(
                     "mis request timed out",
@@ -135,6 +147,7 @@ class MisHttp:
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 raise MisFetchError("misconfigured", f"the MIS URL is not usable: {path}") from exc
             except httpx.TransportError as exc:
+                self._observe("error", started)
                 last = f"connection error ({type(exc).__name__})"
                 log.warning(
                     "mis connection failed",
@@ -144,6 +157,7 @@ class MisHttp:
                 continue
 
             status = response.status_code
+            self._observe(str(status), started)
             log.debug(
                 "mis response",
                 extra={
@@ -199,6 +213,18 @@ class MisHttp:
             "unavailable",
             f"the MIS is unavailable: {method} {path} failed {opts.attempts} times (last: {last})",
         )
+
+    def _slot(self, url: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        limiter = self.options.limiter
+        if limiter is None:
+            return contextlib.nullcontext()
+        parsed = httpx.URL(url)
+        host = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+        return limiter.slot(self.provider, host)
+
+    def _observe(self, status: str, started: float) -> None:
+        metrics.MIS_REQUESTS.labels(self.provider, status).inc()
+        metrics.MIS_LATENCY.labels(self.provider, status).observe(time.perf_counter() - started)
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
         """``request("GET", ...)``."""

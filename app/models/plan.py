@@ -13,7 +13,8 @@ from app.models.base import id_field, json_field, school_fk, time_field
 
 
 class SyncPlanItem(SQLModel, table=True):
-    """One line of a plan (DOMAIN.md, Tags). Written in bulk by the preview, marked ``applied`` by apply."""
+    """One line of a plan (DOMAIN.md, Tags), written in bulk by the preview. Whether apply applied it follows
+    from the job's stored selection and the item's decision (see app.sync.apply.Selection)."""
 
     __tablename__ = "sync_plan_items"
     __table_args__ = (
@@ -36,7 +37,6 @@ class SyncPlanItem(SQLModel, table=True):
     #: Our class for the MIS pupil's set-up registration group (for new pupils and class moves).
     target_class_id: uuid.UUID | None = None
     decision: str | None = Field(default=None, max_length=10)
-    applied: bool = False
 
 
 class MatchDecision(SQLModel, table=True):

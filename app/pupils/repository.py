@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, exists, func, tuple_
+from sqlalchemy import ColumnElement, Select, Uuid, any_, exists, func, literal, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col
 
+from app.errors import BadRequest
 from app.models import ClassMembership, Pupil
 from app.pupils.schemas import PupilFilter, PupilSort
 from app.tenancy import Tenant
@@ -41,9 +44,15 @@ def filter_conditions(tenant: Tenant, f: PupilFilter) -> list[ColumnElement[bool
                 col(ClassMembership.school_id) == tenant.school_id,
             )
         )
-    if f.q and (needle := fold(f.q)):
-        conds.append(col(Pupil.search_text).like(like_pattern(needle)))
+    # Every word of ``q`` must appear, in any order ("obrien zoe" finds Zoë O'Brien).
+    conds.extend(col(Pupil.search_text).like(like_pattern(word)) for word in fold(f.q).split())
     return conds
+
+
+def id_is_any(column: Any, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """``column = ANY(:ids)`` with one array parameter: an ``IN`` list of 100,000 ids would exceed the
+    driver's limit of 32,767 parameters."""
+    return cast(ColumnElement[bool], column == any_(literal(list(ids), ARRAY(Uuid()))))
 
 
 def select_ids(tenant: Tenant, f: PupilFilter) -> Select[Any]:
@@ -57,12 +66,26 @@ async def page(tenant: Tenant, f: PupilFilter, sort: PupilSort, limit: int, afte
     cols = _SORT_COLUMNS[sort.lstrip("-")]
     stmt = tenant.select(Pupil).where(*filter_conditions(tenant, f))
     if after is not None:
-        values = list(after)
-        values[-1] = uuid.UUID(str(values[-1]))
+        values = _checked_cursor(after, cols)
         key, bound = tuple_(*cols), tuple_(*values)
         stmt = stmt.where(key < bound if descending else key > bound)
     order = [c.desc() for c in cols] if descending else list(cols)
     return (await tenant.session.execute(stmt.order_by(*order).limit(limit + 1))).scalars().all()
+
+
+def _checked_cursor(after: list[Any], cols: tuple[Any, ...]) -> list[Any]:
+    """The cursor's values, or BadRequest when they do not fit the sort (a cursor edited by hand)."""
+    values = list(after)
+    kinds = [int if c.key == "year_rank" else str for c in cols[:-1]]
+    try:
+        if len(values) != len(cols) or not all(
+            isinstance(v, k) and not isinstance(v, bool) for v, k in zip(values, kinds, strict=False)
+        ):
+            raise ValueError("wrong shape")
+        values[-1] = uuid.UUID(str(values[-1]))
+    except ValueError as exc:
+        raise BadRequest("The cursor is not one this service made") from exc
+    return values
 
 
 def cursor_values(pupil: Pupil, sort: PupilSort) -> list[Any]:
@@ -95,5 +118,28 @@ async def existing_ids(tenant: Tenant, ids: Sequence[uuid.UUID]) -> set[uuid.UUI
     """Which of ``ids`` are pupils of this school (pending deletion included)."""
     if not ids:
         return set()
-    rows = await tenant.session.execute(tenant.select_columns(Pupil, col(Pupil.id)).where(col(Pupil.id).in_(ids)))
+    rows = await tenant.session.execute(
+        tenant.select_columns(Pupil, col(Pupil.id)).where(id_is_any(col(Pupil.id), ids))
+    )
     return set(rows.scalars().all())
+
+
+async def set_access(
+    tenant: Tenant, conditions: Sequence[ColumnElement[bool]], has_access: bool, now: datetime
+) -> list[uuid.UUID]:
+    """Set ``has_access`` on the pupils meeting ``conditions`` whose access differs, in one statement (a
+    single scan of the school's pupils, no self-join); returns the ids it changed. Pupils pending deletion
+    are left as they are."""
+    stmt = (
+        update(Pupil)
+        .where(
+            tenant.owns(Pupil),
+            *conditions,
+            col(Pupil.has_access).is_not(has_access),
+            col(Pupil.pending_deletion_until).is_(None),
+        )
+        .values(has_access=has_access, updated_at=now)
+        .returning(col(Pupil.id))
+        .execution_options(synchronize_session=False)
+    )
+    return list((await tenant.session.execute(stmt)).scalars().all())

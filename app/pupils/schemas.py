@@ -126,3 +126,9 @@ class PupilSelection(Body):
         if (self.pupil_ids is None) == (self.filter is None):
             raise ValueError("give either pupil_ids or filter")
         return self
+
+
+class Changed(BaseModel):
+    """How many pupils a bulk change changed (pupils already in the wanted state are not counted)."""
+
+    changed: int

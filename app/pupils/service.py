@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col
 
@@ -17,7 +18,7 @@ from app.models.base import utcnow
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.pupils import repository
 from app.pupils.derived import derived_columns
-from app.pupils.schemas import PupilCreate, PupilFilter, PupilOut, PupilPatch, PupilSort
+from app.pupils.schemas import Changed, PupilCreate, PupilFilter, PupilOut, PupilPatch, PupilSelection, PupilSort
 from app.tenancy import Tenant
 
 _REQUIRED = ("forename", "surname")
@@ -138,3 +139,49 @@ async def list_page(tenant: Tenant, f: PupilFilter, sort: PupilSort, limit: int,
     return Page[PupilOut](
         items=[to_out(p, class_ids.get(p.id, [])) for p in rows], next_cursor=next_cursor, total=total
     )
+
+
+async def selected(tenant: Tenant, selection: PupilSelection) -> list[ColumnElement[bool]]:
+    """Conditions on ``Pupil`` for the pupils a selection names, for set-based statements.
+
+    By ids: NotFound (listing up to 100 of them) unless every id is a pupil of this school, so a typo
+    changes nothing. By filter: every pupil it selects, with no paging limit (never pupils pending deletion).
+    """
+    if selection.pupil_ids is None:
+        assert selection.filter is not None
+        return repository.filter_conditions(tenant, selection.filter)
+    ids = list(dict.fromkeys(selection.pupil_ids))
+    missing = set(ids) - await repository.existing_ids(tenant, ids)
+    if missing:
+        raise NotFound(
+            f"{len(missing)} of the pupil_ids are not pupils of this school",
+            extra={"missing_pupil_ids": sorted(map(str, missing))[:100]},
+        )
+    return [repository.id_is_any(col(Pupil.id), ids)]
+
+
+async def selected_ids(tenant: Tenant, selection: PupilSelection) -> Select[Any]:
+    """``SELECT id`` of the pupils a selection names (see ``selected``)."""
+    return tenant.select_columns(Pupil, col(Pupil.id)).where(*await selected(tenant, selection))
+
+
+async def set_access(
+    tenant: Tenant, conditions: Sequence[ColumnElement[bool]], has_access: bool, **audit_data: Any
+) -> list[uuid.UUID]:
+    """Grant or revoke access of the pupils meeting ``conditions``, in one statement, with one audit event
+    per pupil changed (in one more). Returns the ids changed."""
+    changed = await repository.set_access(tenant, conditions, has_access, utcnow())
+    await audit.record_many(
+        tenant.session,
+        school_id=tenant.school_id,
+        actor=tenant.actor,
+        action="pupil.access_granted" if has_access else "pupil.access_revoked",
+        entity_type="pupil",
+        entries=[(pid, {"has_access": [not has_access, has_access], **audit_data}) for pid in changed],
+    )
+    return changed
+
+
+async def change_access(tenant: Tenant, selection: PupilSelection, has_access: bool) -> Changed:
+    """``grant-access`` / ``revoke-access``: the selected pupils that differ change, all or none."""
+    return Changed(changed=len(await set_access(tenant, await selected(tenant, selection), has_access)))

@@ -14,6 +14,14 @@ A *rollover* (September) is not held: leavers concentrated in the top year group
 at the bottom. It is reported (``held=False``, kind ``rollover``) whenever at least
 :data:`ROLLOVER_MIN_SHARE` of the synced pupils leave in that pattern, so the job can say so.
 
+4. ``rollover``, held: with ``hold_new_year`` (apply mode: scheduled and unattended syncs), the first
+   sync after the MIS moves to a new academic year is held, because promotion is a decision. A new
+   year is when more than :data:`NEW_YEAR_PROMOTED_SHARE` of the synced pupils still in the MIS move
+   up exactly one year group. Until that plan is applied (with ``override_guard``) every later apply
+   sees the same promotion and is held again; once it is, the year groups match and nothing is held.
+   A preview is reviewed anyway, so it is not held for this. A plan that is also a ``mass_desync`` is
+   held as that.
+
 Shares are of the pupils synced before the plan (``sync_status == "synced"``); already desynced and
 manual pupils do not count.
 """
@@ -40,6 +48,8 @@ ROLLOVER_MIN_SHARE = 0.05
 #: (Year 11 leavers of a school with a sixth form). They count as "top" within this many years of it.
 PHASE_END_YEARS: tuple[str, ...] = ("Year 6", "Year 11")
 PHASE_END_SPAN = 2
+#: A new academic year: more than this share of the synced pupils still in the MIS move up one year.
+NEW_YEAR_PROMOTED_SHARE = 0.5
 
 
 def _pct(share: float) -> str:
@@ -65,12 +75,14 @@ def assess(
     group_count: int,
     fetch_complete: bool,
     threshold: float = DEFAULT_DESYNC_THRESHOLD,
+    hold_new_year: bool = False,
 ) -> Guard | None:
     """The guard's verdict on a plan, or None when nothing is unusual.
 
     ``roster`` is the roster the plan was computed from; ``mis_count`` the number of MIS pupils and
     ``group_count`` the number of set-up registration groups in the MIS answer.
     Nothing is ever held when no pupil is synced yet (a first import has nothing to protect).
+    ``hold_new_year`` holds a new academic year (kind ``rollover``; see the module docstring).
     """
     synced: dict[uuid.UUID, RosterPupil] = {
         p.id: p for p in roster if p.sync_status == "synced" and p.mis_id is not None
@@ -92,6 +104,17 @@ def assess(
         if bottom is not None and i.mis is not None and (rank(i.mis.year_group) or len(ORDER)) <= bottom
     )
     tops = top_year_groups(p.year_group for p in synced.values())
+    # Promotion: synced pupils still in the MIS whose year group moves up by exactly one.
+    staying = promoted = 0
+    for i in items:
+        if i.tag != "synced" or i.mis is None or i.pupil_id not in synced:
+            continue
+        before, after = rank(synced[i.pupil_id].year_group), rank(i.mis.year_group)
+        if before is None or after is None:
+            continue
+        staying += 1
+        promoted += after == before + 1
+    promoted_share = promoted / staying if staying else 0.0
     from_top = sum(1 for p in desynced if p.year_group in tops)
 
     share = len(desynced) / synced_before
@@ -108,6 +131,8 @@ def assess(
         "relinked": relinked,
         "relink_share": round(relink_share, 4),
         "top_year_share": round(top_share, 4),
+        "promoted": promoted,
+        "promoted_share": round(promoted_share, 4),
         "threshold": threshold,
     }
 
@@ -148,7 +173,17 @@ def assess(
         and top_share >= ROLLOVER_TOP_SHARE
         and intake >= max(1, ROLLOVER_MIN_INTAKE_RATIO * len(desynced))
     )
-    if rollover and share >= ROLLOVER_MIN_SHARE:
+    reported_rollover = rollover and share >= ROLLOVER_MIN_SHARE
+    mass_desync = share > threshold and not reported_rollover
+    if hold_new_year and promoted_share > NEW_YEAR_PROMOTED_SHARE and not mass_desync:
+        return verdict(
+            True,
+            "rollover",
+            f"A new academic year needs review: {promoted} of {staying} synced pupils ({_pct(promoted_share)}) "
+            f"move up one year group, {len(desynced)} leave and {len(new_items)} join. Promotion is a "
+            "decision, so the first sync of the new year is held until it is applied with override_guard.",
+        )
+    if reported_rollover:
         return verdict(
             False,
             "rollover",
@@ -156,7 +191,7 @@ def assess(
             f"{_pct(top_share)} of them from the top year group(s), and {intake} new pupils join "
             "the bottom year group.",
         )
-    if share > threshold:
+    if mass_desync:
         return verdict(
             True,
             "mass_desync",

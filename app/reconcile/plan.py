@@ -242,13 +242,15 @@ def build_plan(
     fetch_complete: bool = True,
     group_count: int | None = None,
     desync_threshold: float = guard_module.DEFAULT_DESYNC_THRESHOLD,
+    hold_new_year: bool = False,
 ) -> Plan:
     """The plan for syncing ``roster`` (our pupils, none pending deletion) with ``mis_pupils``.
 
     ``mis_pupils`` are the pupils of the set-up registration groups (and chosen year groups), with
     unique MIS ids; ``class_for_group`` maps those groups' MIS ids to our classes. ``group_count`` is
     the number of set-up groups in the MIS answer (default: ``len(class_for_group)``) and, with
-    ``fetch_complete``, feeds the guard (see :mod:`app.reconcile.guard`).
+    ``fetch_complete``, feeds the guard (see :mod:`app.reconcile.guard`); ``hold_new_year`` (apply
+    mode) makes the guard hold the first plan of a new academic year.
 
     Raises ValueError when MIS ids repeat in ``mis_pupils`` or one MIS id is linked to two pupils:
     both are broken inputs that no plan should be built on.
@@ -262,6 +264,7 @@ def build_plan(
             fetch_complete=fetch_complete,
             group_count=len(class_for_group) if group_count is None else group_count,
             desync_threshold=desync_threshold,
+            hold_new_year=hold_new_year,
         )
 
 
@@ -274,6 +277,7 @@ def _build_plan(
     fetch_complete: bool,
     group_count: int,
     desync_threshold: float,
+    hold_new_year: bool = False,
 ) -> Plan:
     rejected = decisions.rejected
     mis_index = _index_unique_mis(mis)
@@ -401,6 +405,7 @@ def _build_plan(
         group_count=group_count,
         fetch_complete=fetch_complete,
         threshold=desync_threshold,
+        hold_new_year=hold_new_year,
     )
     return Plan(items=items, counts=counts, guard=verdict, reports=reports)
 

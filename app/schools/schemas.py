@@ -9,6 +9,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from app import year_groups
+from app.schedule.schemas import (
+    SUMMER_PAUSE_DESCRIPTION,
+    SYNC_TIME_DESCRIPTION,
+    SummerPause,
+    check_sync_time,
+    check_timezone,
+    default_pause,
+)
 from app.schemas import Body
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -72,7 +80,12 @@ class SchoolSettings(Body):
     pending_deletion_days: int = Field(
         default=180, ge=0, le=3650, description="How long a deleted pupil stays restorable."
     )
-    timezone: str = Field(default="Europe/London", max_length=64)
+    timezone: str = Field(default="Europe/London", max_length=64, description="IANA time zone of the school.")
+    sync_time: str | None = Field(default=None, examples=["02:00"], description=SYNC_TIME_DESCRIPTION)
+    summer_pause: SummerPause | None = Field(default_factory=default_pause, description=SUMMER_PAUSE_DESCRIPTION)
+
+    _sync_time = field_validator("sync_time")(check_sync_time)
+    _timezone = field_validator("timezone")(check_timezone)
 
 
 class SchoolCreate(Body):

@@ -18,7 +18,7 @@ import orjson
 from asyncpg import Connection as AsyncpgConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import metrics
+from app import metrics, year_groups
 from app.models import School, SyncJob
 from app.models.base import utcnow
 from app.pupils.derived import derived_columns
@@ -58,10 +58,6 @@ class Work:
     desyncs: list[Item] = field(default_factory=list)
     skipped: int = 0
 
-    @property
-    def applied(self) -> list[Item]:
-        return [*self.creates, *self.links, *self.updates, *self.desyncs]
-
     def referenced_pupils(self) -> list[uuid.UUID]:
         return [i.pupil_id for i in (*self.links, *self.updates, *self.desyncs) if i.pupil_id is not None]
 
@@ -87,21 +83,36 @@ async def load_items(driver: AsyncpgConnection, job_id: uuid.UUID) -> list[Item]
     ]
 
 
+class Selection:
+    """Which items an apply takes: ``select: all`` every item but ``exclude``; ``none`` only ``include``."""
+
+    def __init__(self, selection: dict[str, Any]) -> None:
+        self.take_all = selection.get("select", "all") == "all"
+        self.include = {str(i) for i in selection.get("include") or []}
+        self.exclude = {str(i) for i in selection.get("exclude") or []}
+
+    def chosen(self, item_id: uuid.UUID) -> bool:
+        sid = str(item_id)
+        return sid not in self.exclude if self.take_all else sid in self.include
+
+    def applies(self, item_id: uuid.UUID, tag: str, decision: str | None) -> bool:
+        """Whether applying this selection applies the item (``not_matched`` and undecided
+        ``may_match`` items never are)."""
+        if tag == "not_matched" or (tag == "may_match" and decision is None):
+            return False
+        return self.chosen(item_id)
+
+
 def select_work(items: Iterable[Item], selection: dict[str, Any]) -> Work:
     """Sort the selected items by what applying them does.
 
-    ``select: all`` takes every item but ``exclude``; ``none`` only ``include``. A ``may_match`` is
-    applied only with a decision (confirm links, reject creates a new pupil); a ``matched`` item
-    rejected also creates a new pupil. ``not_matched`` items change nothing.
+    A ``may_match`` is applied only with a decision (confirm links, reject creates a new pupil); a
+    ``matched`` item rejected also creates a new pupil. ``not_matched`` items change nothing.
     """
-    include = {str(i) for i in selection.get("include") or []}
-    exclude = {str(i) for i in selection.get("exclude") or []}
-    take_all = selection.get("select", "all") == "all"
+    chooser = Selection(selection)
     work = Work()
     for item in items:
-        sid = str(item.id)
-        chosen = (take_all and sid not in exclude) or (not take_all and sid in include)
-        if not chosen or item.tag == "not_matched":
+        if not chooser.chosen(item.id) or item.tag == "not_matched":
             continue
         if item.tag in ("matched", "may_match"):
             if item.decision == "reject":
@@ -209,66 +220,74 @@ _PUPIL_COLUMNS = (
 _AUDIT_COLUMNS = ("school_id", "actor", "action", "entity_type", "entity_id", "job_id", "data", "created_at")
 
 
+#: Fields that feed ``sort_key`` and ``search_text``: only a change of these needs the pupil's other names.
+_NAME_FIELDS = frozenset({"forename", "surname", "legal_forename", "legal_surname", "upn"})
+_UPDATE_COLUMNS = ("id", "mis_id", *PUPIL_FIELDS, "year_rank", "sort_key", "search_text")
+
+
 async def _update_pupils(driver: AsyncpgConnection, school_id: uuid.UUID, items: list[Item], now: datetime) -> None:
-    """Link and update pupils from their items' MIS ids and changes, in one statement."""
+    """Link and update pupils from their items' MIS ids and changes, in one statement.
+
+    A change never sets a field to null (the MIS leaving a field empty is not a change), so a null in
+    the arrays means "keep": only changed values travel, and the pupils' current names are read only
+    for the few whose names change (a promotion changes year groups and classes, not names)."""
     if not items:
         return
-    ids = [i.pupil_id for i in items]
-    current = {
-        r["id"]: dict(r)
-        for r in await driver.fetch(
-            "SELECT id, forename, surname, legal_forename, legal_surname, date_of_birth, upn, year_group"
-            " FROM pupils WHERE school_id = $1 AND id = ANY($2::uuid[])",
-            school_id,
-            ids,
-        )
-    }
-    cols: dict[str, list[Any]] = {
-        k: [] for k in ("id", "mis_id", *PUPIL_FIELDS, "year_rank", "sort_key", "search_text")
-    }
+    renamed = [i.pupil_id for i in items if _NAME_FIELDS & i.changes.keys()]
+    current = (
+        {
+            r["id"]: dict(r)
+            for r in await driver.fetch(
+                "SELECT id, forename, surname, legal_forename, legal_surname, upn FROM pupils"
+                " WHERE school_id = $1 AND id = ANY($2::uuid[])",
+                school_id,
+                renamed,
+            )
+        }
+        if renamed
+        else {}
+    )
+    cols: dict[str, list[Any]] = {k: [] for k in _UPDATE_COLUMNS}
     for item in items:
-        row = current[item.pupil_id]
-        for name, (_, new) in item.changes.items():
-            if name in PUPIL_FIELDS:
-                row[name] = _date(new) if name == "date_of_birth" else new
-        derived = derived_columns(
-            forename=row["forename"],
-            surname=row["surname"],
-            legal_forename=row["legal_forename"],
-            legal_surname=row["legal_surname"],
-            upn=row["upn"],
-            year_group=row["year_group"],
-        )
+        new = {name: pair[1] for name, pair in item.changes.items() if name in PUPIL_FIELDS}
         cols["id"].append(item.pupil_id)
         cols["mis_id"].append(item.mis_id)
         for name in PUPIL_FIELDS:
-            cols[name].append(row[name])
-        for name in ("year_rank", "sort_key", "search_text"):
-            cols[name].append(derived[name])
+            value = new.get(name)
+            cols[name].append(_date(value) if name == "date_of_birth" else value)
+        rank = year_groups.rank(new["year_group"]) if "year_group" in new else None
+        cols["year_rank"].append(rank)
+        sort_key = search_text = None
+        if item.pupil_id in current:
+            row = {**current[item.pupil_id], **new}
+            derived = derived_columns(
+                forename=row["forename"],
+                surname=row["surname"],
+                legal_forename=row["legal_forename"],
+                legal_surname=row["legal_surname"],
+                upn=row["upn"],
+                year_group=None,
+            )
+            sort_key, search_text = derived["sort_key"], derived["search_text"]
+        cols["sort_key"].append(sort_key)
+        cols["search_text"].append(search_text)
     await driver.execute(
         """
-        UPDATE pupils p SET mis_id = v.mis_id, sync_status = 'synced', forename = v.forename, surname = v.surname,
-            legal_forename = v.legal_forename, legal_surname = v.legal_surname, date_of_birth = v.date_of_birth,
-            upn = v.upn, year_group = v.year_group, year_rank = v.year_rank, sort_key = v.sort_key,
-            search_text = v.search_text, updated_at = $13
+        UPDATE pupils p SET mis_id = v.mis_id, sync_status = 'synced',
+            forename = coalesce(v.forename, p.forename), surname = coalesce(v.surname, p.surname),
+            legal_forename = coalesce(v.legal_forename, p.legal_forename),
+            legal_surname = coalesce(v.legal_surname, p.legal_surname),
+            date_of_birth = coalesce(v.date_of_birth, p.date_of_birth), upn = coalesce(v.upn, p.upn),
+            year_group = coalesce(v.year_group, p.year_group), year_rank = coalesce(v.year_rank, p.year_rank),
+            sort_key = coalesce(v.sort_key, p.sort_key), search_text = coalesce(v.search_text, p.search_text),
+            updated_at = $13
         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::text[],
                     $9::text[], $10::int[], $11::text[], $12::text[])
             AS v(id, mis_id, forename, surname, legal_forename, legal_surname, date_of_birth, upn, year_group,
                  year_rank, sort_key, search_text)
         WHERE p.id = v.id AND p.school_id = $14
-    """,
-        cols["id"],
-        cols["mis_id"],
-        cols["forename"],
-        cols["surname"],
-        cols["legal_forename"],
-        cols["legal_surname"],
-        cols["date_of_birth"],
-        cols["upn"],
-        cols["year_group"],
-        cols["year_rank"],
-        cols["sort_key"],
-        cols["search_text"],
+        """,
+        *(cols[k] for k in _UPDATE_COLUMNS),
         now,
         school_id,
     )
@@ -325,13 +344,17 @@ def _audit_rows(
                 "tag": item.tag,
             },
         )
+    # One event per pupil, naming every field it changed with its value before and after.
     for item in work.links:
-        yield row("pupil.linked", item.pupil_id, {"mis_id": item.mis_id, "tag": item.tag, "decision": item.decision})
-    for item in (*work.links, *work.updates):
-        for name, (old, new) in item.changes.items():
-            yield row("pupil.field_changed", item.pupil_id, {"field": name, "before": old, "after": new})
-        if item.tag == "resynced":
-            yield row("pupil.resynced", item.pupil_id, {"mis_id": item.mis_id})
+        yield row(
+            "pupil.linked",
+            item.pupil_id,
+            {"mis_id": item.mis_id, "tag": item.tag, "decision": item.decision, "changes": item.changes},
+        )
+    for item in work.updates:
+        if item.changes or item.tag == "resynced":
+            action = "pupil.resynced" if item.tag == "resynced" else "pupil.updated"
+            yield row(action, item.pupil_id, {"mis_id": item.mis_id, "changes": item.changes})
     for item in work.desyncs:
         yield row("pupil.desynced", item.pupil_id, {"mis_id": None})
 
@@ -383,11 +406,6 @@ async def write(session: AsyncSession, job: SyncJob, work: Work, actor: str) -> 
         "audit_events",
         records=list(_audit_rows(work, [(i, p) for i, p, _ in created], school_id, job.id, actor, now)),
         columns=list(_AUDIT_COLUMNS),
-    )
-    await driver.execute(
-        "UPDATE sync_plan_items SET applied = true WHERE job_id = $1 AND id = ANY($2::uuid[])",
-        job.id,
-        [i.id for i in work.applied],
     )
     return {
         "created": len(work.creates),

@@ -2,14 +2,17 @@
 
 The plan's items and the job's new status are written in one transaction, so a worker killed during a
 preview leaves nothing behind and the job simply runs again. Creating a plan supersedes the school's
-older plans that were never applied (they end ``cancelled``).
+older plans that were never applied (they end ``cancelled``). In ``apply`` mode the first plan of a new
+academic year is held for review (guard kind ``rollover``): promotion is a decision.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import update
 from sqlmodel import col
 
@@ -17,8 +20,7 @@ from app import metrics, year_groups
 from app.mis.records import MisPupil
 from app.models import School, SyncJob
 from app.models.base import utcnow
-from app.reconcile import Plan, PlanItem, build_plan, target_class
-from app.reconcile.upn import valid_upn
+from app.reconcile import Decisions, Plan, PlanItem, RosterPupil, build_plan, target_class
 from app.sync import roster as repo
 from app.sync.apply import apply_plan
 from app.sync.mis_connection import connector_for
@@ -39,25 +41,13 @@ _ITEM_COLUMNS = (
     "changes",
     "target_class_id",
     "decision",
-    "applied",
 )
 
 
-def mis_json(p: MisPupil) -> dict[str, Any]:
-    """The MIS pupil as the plan shows it (``upn_valid`` says whether matching trusted the UPN)."""
-    return {
-        "mis_id": p.mis_id,
-        "forename": p.forename,
-        "surname": p.surname,
-        "legal_forename": p.legal_forename,
-        "legal_surname": p.legal_surname,
-        "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
-        "upn": p.upn,
-        "upn_valid": valid_upn(p.upn) is not None if p.upn else None,
-        "gender": p.gender,
-        "year_group": p.year_group,
-        "registration_group_ids": list(p.group_ids),
-    }
+def mis_json(p: MisPupil) -> str:
+    """The MIS pupil as the plan shows it: the normalised record's fields (``app.mis.records.MisPupil``),
+    serialised straight from the dataclass."""
+    return orjson.dumps(p).decode()
 
 
 def _change_json(changes: dict[str, tuple[Any, Any]]) -> str:
@@ -83,14 +73,13 @@ def _row(job: SyncJob, seq: int, item: PlanItem, class_for_group: dict[str, uuid
         job.id,
         seq,
         item.tag,
-        repo.jsonb(mis_json(mis)) if mis is not None else None,
+        mis_json(mis) if mis is not None else None,
         mis.mis_id if mis is not None else None,
         item.pupil_id,
         candidates,
         _change_json(item.changes),
         target_class(mis, class_for_group) if mis is not None else None,
         None,
-        False,
     )
 
 
@@ -107,6 +96,16 @@ def _in_scope(
     ]
 
 
+async def _load_inputs(run: JobRun) -> tuple[dict[str, uuid.UUID], tuple[list[RosterPupil], set[str]], Decisions]:
+    """The class mapping, the roster and the remembered decisions, in a session of their own."""
+    async with run.services.session_factory() as session:
+        return (
+            await repo.class_for_group(session, run.school_id),
+            await repo.load_roster(session, run.school_id),
+            await repo.decisions(session, run.school_id),
+        )
+
+
 @handles("pupils")
 async def run_pupils_job(run: JobRun) -> None:
     services = run.services
@@ -121,12 +120,20 @@ async def run_pupils_job(run: JobRun) -> None:
         connector = connector_for(school, services)
         mode, chosen = job.mode, job.params.get("year_groups")
 
+    # The roster is read while the MIS answers (an I/O overlap that saves its whole read time). The plan is
+    # stamped with a time taken before that read: any roster change after it makes apply refuse.
+    planned_at = utcnow()
+    inputs = asyncio.create_task(_load_inputs(run))
     await run.progress("fetching_pupils", 0)
     pupils: list[MisPupil] = []
-    async for page in connector.pupils():
-        pupils.extend(page)
-        if await run.progress("fetching_pupils", len(pupils)) and await run.cancelled():
-            return
+    try:
+        async for page in connector.pupils():
+            pupils.extend(page)
+            if await run.progress("fetching_pupils", len(pupils)) and await run.cancelled():
+                return
+        mapping, (roster, pending_mis_ids), decisions = await inputs
+    finally:
+        inputs.cancel()
     metrics.PUPILS_PROCESSED.labels(connector.provider).inc(len(pupils))
 
     await run.progress("matching", 0, len(pupils))
@@ -134,16 +141,21 @@ async def run_pupils_job(run: JobRun) -> None:
         job = await run.lock_job(session)
         if job.status != "running":
             return  # cancelled meanwhile
-        planned_at = utcnow()  # before reading the roster: any later change makes apply refuse
-        mapping = await repo.class_for_group(session, run.school_id)
-        roster, pending_mis_ids = await repo.load_roster(session, run.school_id)
-        decisions = await repo.decisions(session, run.school_id)
         scope = _in_scope(
             pupils, mapping, {year_groups.parse(y) or y for y in chosen} if chosen else None, pending_mis_ids
         )
         groups_in_answer = {g for p in pupils for g in p.group_ids if g in mapping}
-        plan: Plan = build_plan(
-            roster, scope, mapping, decisions, fetch_complete=True, group_count=len(groups_in_answer)
+        # Planning is CPU work: in a thread, so a huge school does not stall the worker's other jobs
+        # (their fetches and heartbeats go on). In apply mode the guard holds a new academic year.
+        plan: Plan = await asyncio.to_thread(
+            build_plan,
+            roster,
+            scope,
+            mapping,
+            decisions,
+            fetch_complete=True,
+            group_count=len(groups_in_answer),
+            hold_new_year=mode == "apply",
         )
         await repo.copy_rows(
             session,

@@ -17,14 +17,15 @@ from app.errors import Conflict, ProblemError, Unprocessable
 from app.models import SyncJob, SyncPlanItem
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.sync import roster as repo
-from app.sync.apply import PlanStale, check_current, linked_twice, load_items, select_work
+from app.sync.apply import PlanStale, Selection, check_current, linked_twice, load_items, select_work
 from app.sync.schemas import ApplyRequest, CandidateOut, PlanItemOut, PlanTag
 from app.tenancy import Tenant
 
 DECIDABLE_TAGS = ("may_match", "matched")
 
 
-def item_out(item: SyncPlanItem) -> PlanItemOut:
+def item_out(item: SyncPlanItem, applied: Selection | None) -> PlanItemOut:
+    """An item as the API shows it; ``applied`` is the selection of the job's apply, if it succeeded."""
     return PlanItemOut(
         id=item.id,
         tag=item.tag,
@@ -34,7 +35,7 @@ def item_out(item: SyncPlanItem) -> PlanItemOut:
         changes=item.changes,
         target_class_id=item.target_class_id,
         decision=item.decision,
-        applied=item.applied,
+        applied=applied is not None and applied.applies(item.id, item.tag, item.decision),
     )
 
 
@@ -53,7 +54,8 @@ async def list_items(
     rows = list((await tenant.session.execute(stmt.order_by(col(SyncPlanItem.seq)).limit(limit + 1))).scalars())
     next_cursor = encode_cursor(f"items:{tag or ''}", [rows[limit - 1].seq]) if len(rows) > limit else None
     total = int((await tenant.session.execute(count)).scalar_one())
-    return Page[PlanItemOut](items=[item_out(r) for r in rows[:limit]], next_cursor=next_cursor, total=total)
+    applied = Selection(job.params.get("selection") or {}) if job.status == "succeeded" else None
+    return Page[PlanItemOut](items=[item_out(r, applied) for r in rows[:limit]], next_cursor=next_cursor, total=total)
 
 
 async def _check_item_ids(tenant: Tenant, job: SyncJob, body: ApplyRequest) -> None:

@@ -83,13 +83,15 @@ async def roster_changed_since(
     session: AsyncSession, school_id: uuid.UUID, since: datetime, pupil_ids: Sequence[uuid.UUID]
 ) -> int:
     """How many pupils that could touch a plan made at ``since`` changed after it: any pupil added since,
-    and any of ``pupil_ids`` edited, linked, deleted or restored since."""
+    any of ``pupil_ids`` edited, linked, deleted or restored since, and any of them purged meanwhile."""
     row = (
         await session.execute(
             text("""
-        SELECT count(*) FROM pupils
-        WHERE school_id = :s AND (created_at > :since OR (updated_at > :since AND id = ANY(:ids)))
-    """),
+                SELECT (SELECT count(*) FROM pupils
+                        WHERE school_id = :s AND (created_at > :since OR (updated_at > :since AND id = ANY(:ids))))
+                     + (SELECT count(*) FROM unnest(CAST(:ids AS uuid[])) AS r(id)
+                        WHERE NOT EXISTS (SELECT 1 FROM pupils p WHERE p.id = r.id AND p.school_id = :s))
+            """),
             {"s": school_id, "since": since, "ids": list(pupil_ids)},
         )
     ).scalar_one()

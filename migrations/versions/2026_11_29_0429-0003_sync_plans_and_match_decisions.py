@@ -47,7 +47,6 @@ def upgrade() -> None:
         sa.Column("changes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("target_class_id", sa.Uuid(), nullable=True),
         sa.Column("decision", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
-        sa.Column("applied", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["job_id"], ["sync_jobs.id"], name=op.f("fk_sync_plan_items_job_id_sync_jobs"), ondelete="CASCADE"
         ),
