@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 
 from app import health, logs, queue
 from app.auditlog.endpoints import router as audit_router
+from app.auth import KeyCache
 from app.classes.endpoints import router as classes_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_session_factory
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.cipher = Cipher(settings.secret_key_bytes())
+    app.state.key_cache = KeyCache()
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

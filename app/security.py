@@ -28,11 +28,6 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def key_matches(key: str, stored_hash: str) -> bool:
-    """Constant-time comparison of a presented key with a stored hash."""
-    return hmac.compare_digest(hash_api_key(key), stored_hash)
-
-
 def tokens_equal(a: str, b: str) -> bool:
     """Constant-time string comparison."""
     return hmac.compare_digest(a.encode(), b.encode())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.auth import Coordinator, Reader
 from app.classes import service
@@ -73,10 +73,10 @@ async def list_class_pupils(
     sort: PupilSort = "surname",
     limit: Limit = 100,
     cursor: Cursor = None,
-) -> Page[PupilOut]:
+) -> Response:
     """The class's pupils; by default only those with access (``access=all`` or ``without`` to see others)."""
     await service.get(tenant, class_id)
-    return await pupils_service.list_page(tenant, f, sort, limit, cursor)
+    return Response(await pupils_service.list_page(tenant, f, sort, limit, cursor), media_type="application/json")
 
 
 @router.post("/{class_id}/pupils", response_model=Added)

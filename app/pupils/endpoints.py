@@ -52,7 +52,7 @@ async def list_pupils(
     sort: PupilSort = "surname",
     limit: Limit = 100,
     cursor: Cursor = None,
-) -> Page[PupilOut]:
+) -> Response:
     """List the school's pupils, with filters, a sort and cursor pages.
 
     - ``access``: ``all`` (default), ``with`` or ``without`` access.
@@ -60,12 +60,12 @@ async def list_pupils(
       ignored) or the UPN.
     - ``sort``: ``surname``, ``sync_status`` (the "Synced?" column: desynced, manual, synced) or
       ``year_group`` (by age), each also descending with a leading ``-``.
-    - Pages are keyset pages: no pupil is skipped or repeated while others are added. ``total`` counts
-      every pupil the filters select.
+    - Pages are keyset pages: no pupil is skipped or repeated while others are added. ``total`` (on the
+      first page, without a cursor) counts every pupil the filters select.
 
     Pupils pending deletion are never listed (read one by id).
     """
-    return await service.list_page(tenant, f, sort, limit, cursor)
+    return Response(await service.list_page(tenant, f, sort, limit, cursor), media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PupilOut)

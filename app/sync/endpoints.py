@@ -17,6 +17,21 @@ from app.sync.schemas import ApplyRequest, JobKind, JobStatus, PlanItemOut, Plan
 
 router = APIRouter(prefix="/v1/sync-jobs", tags=["sync"], responses=COMMON_PROBLEMS)
 
+#: One server-sent event of the events stream (OpenAPI 3.1: the ``schema`` of an event stream describes
+#: each event); ``data`` is the job as JSON.
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["status", "end"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/SyncJobOut"},
+        },
+    },
+    "required": ["event", "data"],
+}
+
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=SyncJobOut, responses=problems(409))
 async def create_sync_job(
@@ -92,7 +107,7 @@ async def apply_sync_job(request: Request, tenant: Coordinator, job_id: uuid.UUI
     response_class=StreamingResponse,
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
             "description": "Server-sent events: `status` with the job, then `end`.",
         }
     },
