@@ -14,8 +14,10 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 
-COLUMNS = ("id, forename, surname, legal_forename, legal_surname, date_of_birth, upn, year_group, sync_status,"
-           " has_access, mis_id, pending_deletion_until, created_at, updated_at, sort_key")
+COLUMNS = (
+    "id, forename, surname, legal_forename, legal_surname, date_of_birth, upn, year_group, sync_status,"
+    " has_access, mis_id, pending_deletion_until, created_at, updated_at, sort_key"
+)
 
 
 @asynccontextmanager
@@ -42,13 +44,23 @@ async def page(request: Request, cursor: str | None = None, limit: int = 100) ->
         key, last = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         rows = await pool.fetch(
             f"SELECT {COLUMNS} FROM pupils WHERE school_id = $1 AND pending_deletion_until IS NULL"
-            " AND (sort_key, id) > ($2, $3) ORDER BY sort_key, id LIMIT $4", SCHOOL, key, uuid.UUID(last), limit + 1)
+            " AND (sort_key, id) > ($2, $3) ORDER BY sort_key, id LIMIT $4",
+            SCHOOL,
+            key,
+            uuid.UUID(last),
+            limit + 1,
+        )
     else:
         rows = await pool.fetch(
             f"SELECT {COLUMNS} FROM pupils WHERE school_id = $1 AND pending_deletion_until IS NULL"
-            " ORDER BY sort_key, id LIMIT $2", SCHOOL, limit + 1)
-    items = [{k: (str(v) if v is not None and not isinstance(v, str | bool) else v) for k, v in dict(r).items()}
-             for r in rows[:limit]]
+            " ORDER BY sort_key, id LIMIT $2",
+            SCHOOL,
+            limit + 1,
+        )
+    items = [
+        {k: (str(v) if v is not None and not isinstance(v, str | bool) else v) for k, v in dict(r).items()}
+        for r in rows[:limit]
+    ]
     next_cursor = None
     if len(rows) > limit:
         last_row = rows[limit - 1]

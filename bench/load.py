@@ -60,12 +60,22 @@ async def seed(url: str, pupils: int) -> tuple[uuid.UUID, str, list[uuid.UUID], 
     conn = await asyncpg.connect(plain(url))
     school_id = uuid.uuid4()
     now = datetime.now(UTC)
-    await conn.execute("INSERT INTO schools (id, name, mis_options, settings, created_at, updated_at)"
-                       " VALUES ($1, 'Load', '{}', '{}', $2, $2)", school_id, now)
+    await conn.execute(
+        "INSERT INTO schools (id, name, mis_options, settings, created_at, updated_at)"
+        " VALUES ($1, 'Load', '{}', '{}', $2, $2)",
+        school_id,
+        now,
+    )
     key = new_api_key()
-    await conn.execute("INSERT INTO api_keys (id, school_id, role, prefix, key_hash, created_at)"
-                       " VALUES ($1, $2, 'coordinator', $3, $4, $5)", uuid.uuid4(), school_id,
-                       key[:LOOKUP_PREFIX_LENGTH], hash_api_key(key), now)
+    await conn.execute(
+        "INSERT INTO api_keys (id, school_id, role, prefix, key_hash, created_at)"
+        " VALUES ($1, $2, 'coordinator', $3, $4, $5)",
+        uuid.uuid4(),
+        school_id,
+        key[:LOOKUP_PREFIX_LENGTH],
+        hash_api_key(key),
+        now,
+    )
     rng = random.Random(5)
     names = ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Thomas", "Roberts", "Khan", "O'Brien"]
     firsts = ["Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Zoë", "Leo", "Mia", "Arthur"]
@@ -77,26 +87,79 @@ async def seed(url: str, pupils: int) -> tuple[uuid.UUID, str, list[uuid.UUID], 
         d = derived_columns(forename=f, surname=s, legal_forename=None, legal_surname=None, upn=None, year_group=yg)
         pid = uuid.uuid4()
         ids.append(pid)
-        rows.append((pid, school_id, f, s, date(2012, 1, 1 + i % 28), yg, d["year_rank"], "synced", True,
-                     f"M{i}", d["sort_key"], d["search_text"], now, now))
-    await conn.copy_records_to_table("pupils", records=rows, columns=[
-        "id", "school_id", "forename", "surname", "date_of_birth", "year_group", "year_rank", "sync_status",
-        "has_access", "mis_id", "sort_key", "search_text", "created_at", "updated_at"])
+        rows.append(
+            (
+                pid,
+                school_id,
+                f,
+                s,
+                date(2012, 1, 1 + i % 28),
+                yg,
+                d["year_rank"],
+                "synced",
+                True,
+                f"M{i}",
+                d["sort_key"],
+                d["search_text"],
+                now,
+                now,
+            )
+        )
+    await conn.copy_records_to_table(
+        "pupils",
+        records=rows,
+        columns=[
+            "id",
+            "school_id",
+            "forename",
+            "surname",
+            "date_of_birth",
+            "year_group",
+            "year_rank",
+            "sync_status",
+            "has_access",
+            "mis_id",
+            "sort_key",
+            "search_text",
+            "created_at",
+            "updated_at",
+        ],
+    )
     jobs = []
     for _ in range(20):
         jid = uuid.uuid4()
         jobs.append(str(jid))
-        await conn.execute("INSERT INTO sync_jobs (id, school_id, kind, mode, status, params, progress, counts,"
-                           " warnings, attempts, created_at, finished_at) VALUES ($1, $2, 'pupils', 'preview',"
-                           " 'succeeded', '{}', '{}', '{}', '[]', 1, $3, $3)", jid, school_id, now)
+        await conn.execute(
+            "INSERT INTO sync_jobs (id, school_id, kind, mode, status, params, progress, counts,"
+            " warnings, attempts, created_at, finished_at) VALUES ($1, $2, 'pupils', 'preview',"
+            " 'succeeded', '{}', '{}', '{}', '[]', 1, $3, $3)",
+            jid,
+            school_id,
+            now,
+        )
     await conn.execute("ANALYZE")
     await conn.close()
     return school_id, key, ids, jobs
 
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -111,8 +174,9 @@ def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
 Op = Callable[[httpx.AsyncClient, random.Random], Awaitable[httpx.Response]]
 
 
-async def run_phase(base: str, headers: dict[str, str], ops: list[tuple[str, float, Op]], clients: int,
-                    seconds: float) -> dict[str, Any]:
+async def run_phase(
+    base: str, headers: dict[str, str], ops: list[tuple[str, float, Op]], clients: int, seconds: float
+) -> dict[str, Any]:
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     names, weights = [n for n, _, _ in ops], [w for _, w, _ in ops]
@@ -120,7 +184,7 @@ async def run_phase(base: str, headers: dict[str, str], ops: list[tuple[str, flo
     stop = time.monotonic() + seconds
 
     async def client_loop(seed: int) -> None:
-        rng = random.Random(seed)  # noqa: S311
+        rng = random.Random(seed)
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as c:
             while time.monotonic() < stop:
                 name = rng.choices(names, weights)[0]
@@ -140,9 +204,13 @@ async def run_phase(base: str, headers: dict[str, str], ops: list[tuple[str, flo
     out: dict[str, Any] = {}
     for name, lat in latencies.items():
         lat.sort()
-        out[name] = {"requests": len(lat), "rps": round(len(lat) / elapsed, 1),
-                     "p50_ms": round(statistics.median(lat) * 1000, 1),
-                     "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 1), "errors": errors[name]}
+        out[name] = {
+            "requests": len(lat),
+            "rps": round(len(lat) / elapsed, 1),
+            "p50_ms": round(statistics.median(lat) * 1000, 1),
+            "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 1),
+            "errors": errors[name],
+        }
     return out
 
 
@@ -160,9 +228,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     cfg.set_main_option("sqlalchemy.url", url)
     await asyncio.to_thread(command.upgrade, cfg, "head")
     school_id, key, pupil_ids, jobs = await seed(url, args.pupils)
-    env = {**os.environ, "MISYNC_DATABASE_URL": url, "MISYNC_REDIS_URL": REDIS_URL, "MISYNC_ADMIN_TOKEN": ADMIN_TOKEN,
-           "MISYNC_SECRET_KEY": SECRET, "MISYNC_LOG_LEVEL": "WARNING", "MISYNC_FLOOR_SCHOOL": str(school_id),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "MISYNC_DATABASE_URL": url,
+        "MISYNC_REDIS_URL": REDIS_URL,
+        "MISYNC_ADMIN_TOKEN": ADMIN_TOKEN,
+        "MISYNC_SECRET_KEY": SECRET,
+        "MISYNC_LOG_LEVEL": "WARNING",
+        "MISYNC_FLOOR_SCHOOL": str(school_id),
+        "PYTHONPATH": str(ROOT),
+    }
     misync_port, floor_port = free_port(), free_port()
     servers = [serve("app.main:app", misync_port, env), serve("bench.floor_app:app", floor_port, env)]
     cursors: list[str] = []
@@ -194,18 +269,30 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             return await c.get(f"/v1/sync-jobs/{rng.choice(jobs)}")
 
         async def results_batch(c: httpx.AsyncClient, rng: random.Random) -> httpx.Response:
-            items = [{"pupil_id": str(rng.choice(pupil_ids)), "suite": rng.choice(["PTE", "PTM", "NGRT"]),
-                      "taken_on": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
-                      "score": {"sas": rng.randint(70, 140)}} for _ in range(20)]
+            items = [
+                {
+                    "pupil_id": str(rng.choice(pupil_ids)),
+                    "suite": rng.choice(["PTE", "PTM", "NGRT"]),
+                    "taken_on": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
+                    "score": {"sas": rng.randint(70, 140)},
+                }
+                for _ in range(20)
+            ]
             return await c.post("/v1/results", json={"items": items})
 
-        floor = await run_phase(f"http://127.0.0.1:{floor_port}", {}, [("page", 1, floor_page)], args.clients,
-                                args.seconds)
-        listing = await run_phase(f"http://127.0.0.1:{misync_port}", auth, [("list", 1, list_page)], args.clients,
-                                  args.seconds)
-        mix = await run_phase(f"http://127.0.0.1:{misync_port}", auth,
-                              [("list", 0.7, list_page), ("job", 0.2, job_status), ("results", 0.1, results_batch)],
-                              args.clients, args.seconds)
+        floor = await run_phase(
+            f"http://127.0.0.1:{floor_port}", {}, [("page", 1, floor_page)], args.clients, args.seconds
+        )
+        listing = await run_phase(
+            f"http://127.0.0.1:{misync_port}", auth, [("list", 1, list_page)], args.clients, args.seconds
+        )
+        mix = await run_phase(
+            f"http://127.0.0.1:{misync_port}",
+            auth,
+            [("list", 0.7, list_page), ("job", 0.2, job_status), ("results", 0.1, results_batch)],
+            args.clients,
+            args.seconds,
+        )
     finally:
         for s in servers:
             s.terminate()
@@ -213,9 +300,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         admin = await asyncpg.connect(plain(ADMIN_URL))
         await admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
         await admin.close()
-    return {"pupils": args.pupils, "clients": args.clients, "seconds": args.seconds, "floor": floor,
-            "misync_list": listing, "list_vs_floor": round(listing["list"]["rps"] / floor["page"]["rps"], 2),
-            "misync_mix": mix}
+    return {
+        "pupils": args.pupils,
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "floor": floor,
+        "misync_list": listing,
+        "list_vs_floor": round(listing["list"]["rps"] / floor["page"]["rps"], 2),
+        "misync_mix": mix,
+    }
 
 
 def main() -> None:

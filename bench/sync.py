@@ -79,8 +79,14 @@ async def run_phase(url: str, school_id: uuid.UUID, apply: bool) -> dict[str, An
         dbapi_conn.driver_connection.add_query_logger(count)
 
     async with httpx.AsyncClient() as http:
-        services = Services(settings, engine, create_session_factory(engine), connect(REDIS_URL), http,
-                            Cipher(settings.secret_key_bytes()))
+        services = Services(
+            settings,
+            engine,
+            create_session_factory(engine),
+            connect(REDIS_URL),
+            http,
+            Cipher(settings.secret_key_bytes()),
+        )
         async with services.session_factory() as s:
             job = SyncJob(school_id=school_id, kind="pupils", mode="preview", status="queued")
             s.add(job)
@@ -108,13 +114,23 @@ async def run_phase(url: str, school_id: uuid.UUID, apply: bool) -> dict[str, An
     conn = await asyncpg.connect(plain(url))
     written = await conn.fetchval("SELECT count(*) FROM pupils WHERE updated_at >= $1", started_at)
     await conn.close()
-    return {"seconds": seconds, "statements": counted, "pupil_rows_written": written,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), **result}
+    return {
+        "seconds": seconds,
+        "statements": counted,
+        "pupil_rows_written": written,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        **result,
+    }
 
 
 def phase(url: str, school_id: uuid.UUID, apply: bool) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--phase", url, str(school_id), "apply" if apply else "preview"],
-                         capture_output=True, text=True, cwd=ROOT, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", url, str(school_id), "apply" if apply else "preview"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if out.returncode != 0:
         print(out.stderr[-4000:], file=sys.stderr)
         raise SystemExit("a sync phase failed")
@@ -143,9 +159,30 @@ async def copy_floor(conn: asyncpg.Connection, school_id: uuid.UUID, pupils: int
     from app.sync.apply import _PUPIL_COLUMNS
 
     now = datetime.now(UTC)
-    rows = [(uuid.uuid4(), school_id, f"Forename{i}", f"Surname{i}", f"Forename{i}", f"Surname{i}", date(2014, 1, 1),
-             None, "female", "Year 7", 9, "synced", True, f"MIS{i}", None, f"surname{i} forename{i}",
-             f"forename{i} surname{i}", now, now) for i in range(pupils)]
+    rows = [
+        (
+            uuid.uuid4(),
+            school_id,
+            f"Forename{i}",
+            f"Surname{i}",
+            f"Forename{i}",
+            f"Surname{i}",
+            date(2014, 1, 1),
+            None,
+            "female",
+            "Year 7",
+            9,
+            "synced",
+            True,
+            f"MIS{i}",
+            None,
+            f"surname{i} forename{i}",
+            f"forename{i} surname{i}",
+            now,
+            now,
+        )
+        for i in range(pupils)
+    ]
     await conn.execute("CREATE TEMP TABLE floor_pupils (LIKE pupils INCLUDING DEFAULTS)")
     start = time.perf_counter()
     await conn.copy_records_to_table("floor_pupils", records=rows, columns=list(_PUPIL_COLUMNS))
@@ -165,10 +202,15 @@ async def upsert_floor(conn: asyncpg.Connection, school_id: uuid.UUID) -> float:
     tr = conn.transaction()
     await tr.start()
     start = time.perf_counter()
-    await conn.execute("""
+    await conn.execute(
+        """
         UPDATE pupils p SET year_group = v.yg, year_rank = v.rank, updated_at = now()
         FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(id, yg, rank) WHERE p.id = v.id
-    """, ids, ["Year 7"] * len(ids), [9] * len(ids))
+    """,
+        ids,
+        ["Year 7"] * len(ids),
+        [9] * len(ids),
+    )
     took = time.perf_counter() - start
     await tr.rollback()  # a floor, not a change
     return took
@@ -180,11 +222,17 @@ async def map_by_name(conn: asyncpg.Connection, school_id: uuid.UUID, mis_url: s
     await conn.execute("UPDATE classes SET mis_group_id = NULL, set_up = false WHERE school_id = $1", school_id)
     for g in groups:
         if g["type"] == "REGISTRATION":
-            await conn.execute("""
+            await conn.execute(
+                """
                 INSERT INTO classes (id, school_id, name, name_key, mis_group_id, set_up, created_at, updated_at)
                 VALUES ($1, $2, $3::text, lower($3::text), $4, true, now(), now())
                 ON CONFLICT (school_id, name_key) DO UPDATE SET mis_group_id = excluded.mis_group_id, set_up = true
-            """, uuid.uuid4(), school_id, g["name"], g["id"])
+            """,
+                uuid.uuid4(),
+                school_id,
+                g["name"],
+                g["id"],
+            )
 
 
 async def one_size(pupils: int, mis_url: str) -> dict[str, Any]:
@@ -206,11 +254,17 @@ async def one_size(pupils: int, mis_url: str) -> dict[str, Any]:
     httpx.put(f"{mis_url}/_demo/schools/{ref}", json={"pupils": pupils, "seed": 7}, timeout=300)
     conn = await asyncpg.connect(plain(url))
     school_id = uuid.uuid4()
-    await conn.execute("""
+    await conn.execute(
+        """
         INSERT INTO schools (id, name, mis_provider, mis_base_url, mis_school_ref, mis_credentials, mis_options,
                              settings, created_at, updated_at)
         VALUES ($1, 'Bench', 'wonde', $2, $3, $4, '{}', '{}', now(), now())
-    """, school_id, f"{mis_url}/v1.0", ref, Cipher(SECRET.encode()).encrypt_json({"token": "demo-wonde-token"}))
+    """,
+        school_id,
+        f"{mis_url}/v1.0",
+        ref,
+        Cipher(SECRET.encode()).encrypt_json({"token": "demo-wonde-token"}),
+    )
     try:
         await map_by_name(conn, school_id, mis_url, ref)
         await fetch_floor(mis_url, ref)  # warm the simulator's caches
@@ -233,9 +287,13 @@ async def one_size(pupils: int, mis_url: str) -> dict[str, Any]:
         httpx.delete(f"{mis_url}/_demo/schools/{ref}", timeout=60)
 
     def against(measured: dict[str, Any], floor: float, target: float) -> dict[str, Any]:
-        return {"seconds": round(measured["seconds"], 2), "floor_seconds": round(floor, 2),
-                "ratio": round(measured["seconds"] / floor, 2), "target": target, **{
-                    k: v for k, v in measured.items() if k != "seconds"}}
+        return {
+            "seconds": round(measured["seconds"], 2),
+            "floor_seconds": round(floor, 2),
+            "ratio": round(measured["seconds"] / floor, 2),
+            "target": target,
+            **{k: v for k, v in measured.items() if k != "seconds"},
+        }
 
     return {
         "pupils": pupils,
