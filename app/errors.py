@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -184,6 +184,28 @@ async def _dependency_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: SQLSTATEs of text PostgreSQL cannot store (a NUL byte, a character the encoding lacks): bad input.
+_UNSTORABLE_TEXT = {"22021", "22P05"}
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # A pooled connection that PostgreSQL dropped (a restart, a failover) surfaces as a plain DBAPIError
+    # with ``connection_invalidated``; SQLAlchemy has discarded the pool, so the next request reconnects.
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return await _dependency_down(request, exc)
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+        # Request bodies refuse NUL when they validate; this catches query and header values.
+        return problem_response(
+            problem_body(
+                422,
+                Unprocessable.slug,
+                Unprocessable.title,
+                "The request holds text that cannot be stored (such as the NUL character)",
+            )
+        )
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(
@@ -196,6 +218,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Other database errors: 503 when the connection died under the request, 500 otherwise (the more
+    # specific types above and in DEPENDENCY_ERRORS keep their own handlers).
+    app.add_exception_handler(DBAPIError, _database_error)
     for exc_type in DEPENDENCY_ERRORS:
         app.add_exception_handler(exc_type, _dependency_down)
     app.add_exception_handler(Exception, _unexpected)

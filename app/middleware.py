@@ -36,18 +36,27 @@ class BodyLimit:
             return
         seen = 0
         started = False
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app caught _TooLarge while reading the body (FastAPI answers 400 "error parsing the
+                # body"): answer 413 instead, and drop the app's own answer.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._reject(send)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

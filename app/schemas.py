@@ -1,9 +1,43 @@
-"""Base of every request body: unknown fields are an error, not silently ignored."""
+"""Base of every request body: unknown fields are an error, not silently ignored; NUL characters are refused."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+def _nul_at(data: Any) -> str | None:
+    """The path of the first string (value or key) in ``data`` holding a NUL character, if any.
+
+    Iterative, so a deeply nested body cannot exhaust the stack before the fields' own limits refuse it.
+    """
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and "\x00" in key:
+                    return where
+                stack.append((item, where))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}.{i}" if path else str(i)) for i, item in enumerate(value))
+    return None
 
 
 class Body(BaseModel):
-    """A request body. A misspelt field gets a 422 naming it instead of being dropped."""
+    """A request body. A misspelt field gets a 422 naming it instead of being dropped.
+
+    Text with a NUL character (``\\u0000``) is a 422 too: PostgreSQL cannot store it in a text column.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if (where := _nul_at(data)) is not None:
+            raise ValueError(f"text may not contain the NUL character (\\u0000), at {where}")
+        return data

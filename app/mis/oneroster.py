@@ -277,11 +277,14 @@ class OneRosterConnector:
     # -- paging -------------------------------------------------------------------------------
 
     async def _list(
-        self, path: str, key: str, kind: str, allow: Collection[int] = ()
+        self, path: str, key: str, kind: str, allow: Collection[int] = (), strict: bool = True
     ) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]:
         """Validated pages of a OneRoster collection (each item a dict with a unique sourcedId).
 
-        Raises _Refused for a status in ``allow``, MisFetchError for anything untrustworthy.
+        Raises _Refused for a status in ``allow``, MisFetchError for anything untrustworthy. With
+        ``strict=False`` (demographics: a server-wide list that other schools' changes move while we
+        page through it, and only an enrichment of the roster), a changing total, a repeated record or
+        an early last page end or thin the list instead of failing the fetch; ``notes`` says so.
         """
         started = time.perf_counter()
         url = f"{self._base}/{path}"
@@ -309,31 +312,42 @@ class OneRosterConnector:
             page_total = _total_count(response, where)
             if total is None:
                 total = page_total
+            elif page_total is not None and page_total != total and not strict:
+                self._loose(path, "its total changed during the fetch")
+                total = page_total
             elif page_total is not None and page_total != total:
                 raise MisFetchError(
                     "bad_response",
                     f"{where}: X-Total-Count changed from {total} to {page_total} during the fetch",
                 )
+            kept: list[dict[str, Any]] = []
             for index, item in enumerate(items):
                 if type(item) is not dict:
                     raise MisFetchError("bad_response", f"{where}: item {index} is not an object")
                 rid = item.get("sourcedId")
                 if type(rid) is not str or not rid:
                     raise bad_record(kind, None, f"item {index} has no string sourcedId", page_no)
+                if rid in seen and not strict:
+                    self._loose(path, f"{kind} records appeared twice")
+                    continue
                 if rid in seen:
                     raise MisFetchError(
                         "bad_response", f"OneRoster {path}: {kind} {rid} appears twice (page {page_no})"
                     )
                 seen.add(rid)
-            yield page_no, items
+                kept.append(item)
+            yield page_no, kept
             offset += len(items)
             if total is None:
                 if len(items) < limit:
                     break
                 continue
-            if offset > total:
+            if offset > total and strict:
                 raise MisFetchError("bad_response", f"{where}: {offset} items received, X-Total-Count says {total}")
-            if offset == total:
+            if offset >= total:
+                break
+            if len(items) < limit and not strict:
+                self._loose(path, "the list ended before its total")
                 break
             if len(items) < limit:
                 raise MisFetchError(
@@ -434,7 +448,9 @@ class OneRosterConnector:
         """Dates of birth by user id from the list endpoint; None when only per-user exists."""
         found: dict[str, _Demo] = {}
         try:
-            async for page_no, items in self._list("demographics", "demographics", "demographics", allow=(403, 404)):
+            async for page_no, items in self._list(
+                "demographics", "demographics", "demographics", allow=(403, 404), strict=False
+            ):
                 for item in items:
                     demo = _demographics(item, page_no)
                     if demo is not None:
@@ -484,6 +500,13 @@ class OneRosterConnector:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         return found
+
+    def _loose(self, path: str, what: str) -> None:
+        """Note once per list that a lenient list was inconsistent (some dates of birth may be missing)."""
+        note = f"the OneRoster {path} list changed while it was read ({what}); some dates of birth may be missing"
+        if note not in self.notes.warnings:
+            self.notes.warnings.append(note)
+            log.warning("oneroster list inconsistent", extra={"provider": self.provider, "path": path})
 
     def _no_demographics(self) -> None:
         if NO_DEMOGRAPHICS_WARNING not in self.notes.warnings:

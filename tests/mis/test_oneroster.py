@@ -400,3 +400,30 @@ def test_missing_credentials_are_misconfigured() -> None:
     with pytest.raises(MisFetchError) as info:
         OneRosterConnector(client_for(school()), OR_BASE, "org1", {"client_id": "x"})
     assert info.value.code == "misconfigured" and "client_secret, token_url" in info.value.detail
+
+
+async def test_a_demographics_list_that_moves_while_read_thins_instead_of_failing() -> None:
+    """The demographics list spans the whole server: another school's change mid-fetch must not fail
+    this school's sync (its pupils come through; a note says some dates may be missing)."""
+    fake = school()
+
+    def other_school_changes(
+        path: str, offset: int, items: list[Any], headers: dict[str, str]
+    ) -> tuple[Any, dict[str, str]]:
+        if path == "demographics" and offset > 0:  # the total grew and a record slid onto this page again
+            return [items[0], *items] if items else items, {"X-Total-Count": str(int(headers["X-Total-Count"]) + 1)}
+        return items, headers
+
+    fake.tamper = other_school_changes
+    conn = connector(fake, page_size=2)
+    pupils = by_id(await all_pupils(conn))
+    assert len(pupils) == 4 and pupils["u1"].date_of_birth == date(2012, 3, 15)
+    assert any("changed while it was read" in w for w in conn.notes.warnings)
+    # The roster itself stays strict: the same on the students list fails the fetch.
+    fake2 = school()
+    fake2.tamper = lambda path, offset, items, headers: (
+        (items, {"X-Total-Count": "99"}) if path.endswith("students") and offset > 0 else (items, headers)
+    )
+    with pytest.raises(MisFetchError) as info:
+        await all_pupils(connector(fake2, page_size=2))
+    assert info.value.code == "bad_response"

@@ -7,6 +7,7 @@ delivered event, and a test result. It needs the session's worker (jobs and webh
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,9 +24,6 @@ from starlette.routing import Route
 from app.demo_mis.server import DemoMisServer
 from tests.conftest import SchoolKeys
 from tests.sync.flow import mis_school
-from tests.helpers import wait_for_job
-
-SPEC_PATH_IDS = ("school_id", "job_id", "class_id", "pupil_id", "webhook_id", "delivery_id")
 
 
 async def _ok(request: Request) -> Response:
@@ -112,17 +110,7 @@ async def _first_delivery(client: httpx.AsyncClient, h: dict[str, str], webhook_
         if delivered:
             return str(delivered[0]["id"])
         assert time.monotonic() < deadline, r.json()
-        await wait_a_moment()
-
-
-async def wait_a_moment() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.1)
-
-
-async def finished_job(client: httpx.AsyncClient, h: dict[str, str], job_id: str) -> dict[str, Any]:
-    return await wait_for_job(client, h, job_id)
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,9 @@ CALLS: dict[str, Call] = {
     "list_registration_groups": Call(),
     "list_class_mappings": Call(),
     "update_class_mappings": Call(
-        body=lambda ids: {"mappings": [{"mis_group_id": ids["mis_group_id"], "class_id": ids["class_id"], "set_up": True}]},
+        body=lambda ids: {
+            "mappings": [{"mis_group_id": ids["mis_group_id"], "class_id": ids["class_id"], "set_up": True}]
+        },
         cross=404,
     ),
     "list_audit_events": Call(query=lambda ids: {"pupil_id": ids["pupil_id"], "job_id": ids["job_id"]}, cross=200),
@@ -173,7 +175,9 @@ async def _snapshot(client: httpx.AsyncClient, school: Populated) -> dict[str, A
         if op.method != "get" or op.admin or op.operation_id in PUBLIC | STREAMS:
             continue
         url = op.path.format(**{p: ids[p] for p in op.path_params})
-        r = await client.get(url, params={"limit": 1000} if "limit" in _query_names(op) else None, headers=school.keys.coordinator)
+        r = await client.get(
+            url, params={"limit": 1000} if "limit" in _query_names(op) else None, headers=school.keys.coordinator
+        )
         assert r.status_code == 200, (op.operation_id, r.text)
         out[op.operation_id] = r.json()
     return out
@@ -263,10 +267,11 @@ async def test_tenant_and_role_matrix(
         if op.operation_id in STREAMS:
             continue
         if carries_ids and (
-            r.status_code != unknown.status_code
-            or _masked(r.text, b_ids) != _masked(unknown.text, random_ids)
+            r.status_code != unknown.status_code or _masked(r.text, b_ids) != _masked(unknown.text, random_ids)
         ):
-            failures.append(f"{label}: B's ids get another answer than unknown ids: {r.text[:200]} / {unknown.text[:200]}")
+            failures.append(
+                f"{label}: B's ids get another answer than unknown ids: {r.text[:200]} / {unknown.text[:200]}"
+            )
         elif not carries_ids and (leaked := [i for i in secret_ids if i in r.text]):
             failures.append(f"{label}: the answer names B's ids {leaked}")
 
