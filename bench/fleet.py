@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -35,16 +34,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import REDIS_URL, SECRET, drop_database, fresh_database, plain, service_env  # noqa: E402
 from bench.fetch import start_server  # noqa: E402
-
-ADMIN_URL = os.environ.get("MISYNC_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MISYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-ADMIN_TOKEN = "bench-operator-token-0123456789abcdef"
-SECRET = "bench-secret-key-0123456789abcdefghijklmn"
-
-
-def plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def seed_school(conn: asyncpg.Connection, mis_url: str, pupils: int, n: int) -> uuid.UUID:
@@ -150,32 +141,12 @@ async def seed_school(conn: asyncpg.Connection, mis_url: str, pupils: int, n: in
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from alembic import command
-    from alembic.config import Config
-
     from app import queue
 
-    db = f"misync_fleet_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(plain(ADMIN_URL))
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    await admin.close()
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + db
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url)
-    await asyncio.to_thread(command.upgrade, cfg, "head")
+    url = await fresh_database("misync_fleet")
     server, mis_url = start_server("app.demo_mis.app:create_app")
     queue_name = f"misync:fleet:{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "MISYNC_DATABASE_URL": url,
-        "MISYNC_REDIS_URL": REDIS_URL,
-        "MISYNC_ADMIN_TOKEN": ADMIN_TOKEN,
-        "MISYNC_SECRET_KEY": SECRET,
-        "MISYNC_QUEUE_NAME": queue_name,
-        "MISYNC_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = service_env(url, MISYNC_QUEUE_NAME=queue_name)
     workers: list[subprocess.Popen[bytes]] = []
     conn = await asyncpg.connect(plain(url))
     try:
@@ -237,9 +208,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await conn.close()
         server.terminate()
         server.wait()
-        admin = await asyncpg.connect(plain(ADMIN_URL))
-        await admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)
     order = {jid: i for i, jid in enumerate(job_ids)}
     by_order = sorted(rows, key=lambda r: order[r["id"]])
     waits = [float(r["wait"]) for r in by_order]

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -42,18 +41,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ROOT, drop_database, fresh_database, plain, service_env  # noqa: E402
 from bench.fetch import free_port  # noqa: E402
 
-ADMIN_URL = os.environ.get("MISYNC_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MISYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-ADMIN_TOKEN = "bench-operator-token-0123456789abcdef"
-SECRET = "bench-secret-key-0123456789abcdefghijklmn"
 #: Share of list requests that are a first page (the rest follow a cursor).
 FIRST_PAGE_SHARE = 0.2
-
-
-def plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def seed(url: str, pupils: int) -> tuple[uuid.UUID, str, list[uuid.UUID], list[str]]:
@@ -219,29 +211,9 @@ async def run_phase(
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from alembic import command
-    from alembic.config import Config
-
-    db = f"misync_load_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(plain(ADMIN_URL))
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    await admin.close()
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + db
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url)
-    await asyncio.to_thread(command.upgrade, cfg, "head")
+    url = await fresh_database("misync_load")
     school_id, key, pupil_ids, jobs = await seed(url, args.pupils)
-    env = {
-        **os.environ,
-        "MISYNC_DATABASE_URL": url,
-        "MISYNC_REDIS_URL": REDIS_URL,
-        "MISYNC_ADMIN_TOKEN": ADMIN_TOKEN,
-        "MISYNC_SECRET_KEY": SECRET,
-        "MISYNC_LOG_LEVEL": "WARNING",
-        "MISYNC_FLOOR_SCHOOL": str(school_id),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = service_env(url, MISYNC_FLOOR_SCHOOL=str(school_id))
     misync_port, floor_port = free_port(), free_port()
     servers = [serve("app.main:app", misync_port, env), serve("bench.floor_app:app", floor_port, env)]
     cursors: list[str] = []
@@ -307,9 +279,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         for s in servers:
             s.terminate()
             s.wait()
-        admin = await asyncpg.connect(plain(ADMIN_URL))
-        await admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)
     return {
         "pupils": args.pupils,
         "clients": args.clients,

@@ -39,16 +39,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import REDIS_URL, SECRET, drop_database, fresh_database, plain  # noqa: E402
 from bench.fetch import start_server  # noqa: E402
 
-ADMIN_URL = os.environ.get("MISYNC_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MISYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-SECRET = "bench-secret-key-" + "x" * 32
 PER_PAGE = 200
-
-
-def plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 # -- a sync phase, in its own process ---------------------------------------------------------------
@@ -236,20 +230,9 @@ async def map_by_name(conn: asyncpg.Connection, school_id: uuid.UUID, mis_url: s
 
 
 async def one_size(pupils: int, mis_url: str) -> dict[str, Any]:
-    from alembic import command
-    from alembic.config import Config
-
     from app.security import Cipher
 
-    db_name = f"misync_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(plain(ADMIN_URL))
-    await admin.execute(f'CREATE DATABASE "{db_name}"')
-    await admin.close()
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + db_name
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url)
-    await asyncio.to_thread(command.upgrade, cfg, "heads")
+    url = await fresh_database("misync_bench")
     ref = f"BENCH{pupils}-{uuid.uuid4().hex[:4]}"
     httpx.put(f"{mis_url}/_demo/schools/{ref}", json={"pupils": pupils, "seed": 7}, timeout=300)
     conn = await asyncpg.connect(plain(url))
@@ -281,9 +264,7 @@ async def one_size(pupils: int, mis_url: str) -> dict[str, Any]:
         rollover = phase(url, school_id, apply=True)
     finally:
         await conn.close()
-        admin = await asyncpg.connect(plain(ADMIN_URL))
-        await admin.execute(f'DROP DATABASE "{db_name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)
         httpx.delete(f"{mis_url}/_demo/schools/{ref}", timeout=60)
 
     def against(measured: dict[str, Any], floor: float, target: float) -> dict[str, Any]:
