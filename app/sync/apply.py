@@ -26,8 +26,6 @@ from app.reconcile.upn import valid_upn
 from app.sync import roster as repo
 from app.sync.runner import JobRun
 
-#: Tags whose items, when selected, are applied as they are; may_match needs a decision.
-APPLICABLE_TAGS = frozenset({"new", "matched", "synced", "resynced", "desynced"})
 PUPIL_FIELDS = ("forename", "surname", "legal_forename", "legal_surname", "date_of_birth", "upn", "year_group")
 
 

@@ -19,7 +19,6 @@ JobStatus = Literal["queued", "running", "awaiting_review", "held", "applying", 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 #: Statuses in which a worker owns the job.
 ACTIVE_STATUSES = frozenset({"queued", "running", "applying"})
-COUNT_KEYS = ("new", "matched", "may_match", "synced", "updated", "resynced", "desynced", "not_matched")
 
 
 class SyncJobCreate(Body):

@@ -15,8 +15,9 @@ from app.errors import Conflict, Unprocessable
 from app.models import School, SyncJob
 from app.models.base import utcnow
 from app.pagination import Page, decode_cursor, encode_cursor
+from app.reconcile import COUNT_KEYS
 from app.sync import repository
-from app.sync.schemas import COUNT_KEYS, FINAL_STATUSES, Progress, SyncJobCreate, SyncJobOut
+from app.sync.schemas import FINAL_STATUSES, Progress, SyncJobCreate, SyncJobOut
 from app.tenancy import Tenant
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
