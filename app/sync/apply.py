@@ -72,7 +72,9 @@ async def load_items(driver: AsyncpgConnection, job_id: uuid.UUID) -> list[Item]
     """The plan's items. JSON columns come as text and are decoded only when not empty (fast path for
     the thousands of items of a big school)."""
     rows = await driver.fetch(
-        "SELECT id, tag, mis::text, mis_id, pupil_id, candidates::text, changes::text, target_class_id, decision"
+        # Only items that may create a pupil need the MIS record; a rollover's promotions carry changes only.
+        "SELECT id, tag, CASE WHEN tag IN ('new', 'matched', 'may_match') THEN mis::text END, mis_id, pupil_id,"
+        " candidates::text, changes::text, target_class_id, decision"
         " FROM sync_plan_items WHERE job_id = $1 ORDER BY seq",
         job_id,
     )
@@ -364,7 +366,9 @@ async def write(session: AsyncSession, job: SyncJob, work: Work, actor: str) -> 
     school_id = job.school_id
     created = [(item, *_new_pupil_row(item, school_id, now)) for item in work.creates]
     await driver.copy_records_to_table("pupils", records=[r for _, _, r in created], columns=list(_PUPIL_COLUMNS))
-    await _update_pupils(driver, school_id, [*work.links, *work.updates], now)
+    # An unchanged synced pupil is not touched: a nightly resync of a settled school writes nothing.
+    changing = [*work.links, *(i for i in work.updates if i.changes or i.tag == "resynced")]
+    await _update_pupils(driver, school_id, changing, now)
     if work.desyncs:
         await driver.execute(
             "UPDATE pupils SET sync_status = 'desynced', updated_at = $1 WHERE school_id = $2 AND id = ANY($3::uuid[])",
@@ -375,8 +379,8 @@ async def write(session: AsyncSession, job: SyncJob, work: Work, actor: str) -> 
     moves = [(pid, item.target_class_id) for item, pid, _ in created if item.target_class_id is not None]
     moves += [
         (item.pupil_id, item.target_class_id)
-        for item in (*work.links, *work.updates)
-        if item.target_class_id is not None and item.pupil_id is not None
+        for item in changing
+        if "class_id" in item.changes and item.target_class_id is not None and item.pupil_id is not None
     ]
     await _move_classes(driver, school_id, moves, now)
     decisions: list[tuple[Any, ...]] = [

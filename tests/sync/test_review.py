@@ -215,3 +215,14 @@ async def test_an_unusual_share_of_desyncs_is_held(client: httpx.AsyncClient, ad
     assert held["guard"]["numbers"]["desynced"] == held["counts"]["desynced"] > 0
     done = await school.apply(held["id"], {"override_guard": True})
     assert done["status"] == "succeeded" and done["applied"]["desynced"] == held["counts"]["desynced"]
+
+
+async def test_a_nightly_resync_of_a_settled_school_writes_nothing(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
+) -> None:
+    school = await _synced_school(client, admin_headers, demo_mis, pupils=60)
+    before = {p["id"]: (p["updated_at"], p["class_ids"]) for p in await school.pupils()}
+    job = await school.job({"kind": "pupils", "mode": "apply"})
+    assert job["status"] == "succeeded" and job["applied"]["updated"] == 0
+    after = {p["id"]: (p["updated_at"], p["class_ids"]) for p in await school.pupils()}
+    assert after == before
