@@ -44,3 +44,20 @@ def decode_cursor(cursor: str, sort: str) -> list[Any]:
     if cursor_sort != sort or not isinstance(values, list):
         raise BadRequest("The cursor belongs to a different sort order; start again without a cursor")
     return values
+
+
+def page_of(items: list[T], kind: str, limit: int, cursor: str | None) -> Page[T]:
+    """A page of a short list read whole (classes, registration groups, webhooks: hundreds at most).
+
+    The cursor holds the position in the list's order, so ``limit`` and ``cursor`` work like everywhere
+    else; a class added while paging may shift the later pages by one.
+    """
+    start = 0
+    if cursor:
+        (position,) = decode_cursor(cursor, kind)
+        if not isinstance(position, int) or position < 0:
+            raise BadRequest("The cursor is not one this service made")
+        start = position
+    end = start + limit
+    next_cursor = encode_cursor(kind, [end]) if end < len(items) else None
+    return Page[T](items=items[start:end], next_cursor=next_cursor, total=len(items))

@@ -1,8 +1,10 @@
 """Base of every request body: unknown fields are an error, not silently ignored; NUL characters are refused."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from app import year_groups
 
 
 def _nul_at(data: Any) -> str | None:
@@ -41,3 +43,18 @@ class Body(BaseModel):
         if (where := _nul_at(data)) is not None:
             raise ValueError(f"text may not contain the NUL character (\\u0000), at {where}")
         return data
+
+
+def _year_group(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("a year group is a string such as 'Year 7', '7', 'Reception', 'R' or 'N1'")
+    parsed = year_groups.parse(value)
+    if parsed is None:
+        raise ValueError("not a year group (use e.g. 'Reception', 'Year 7', 'N1', 'R', '7')")
+    return parsed
+
+
+#: A year group in any accepted spelling (or a number), stored and shown canonically ("Year 7").
+YearGroup = Annotated[str | None, BeforeValidator(_year_group)]

@@ -24,17 +24,23 @@ from app.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger("misync.worker")
 
+#: How long an unexpected error waits before the job is tried again (seconds).
+UNEXPECTED_RETRY_S = 5.0
 #: A queued job older than this that no worker has started is enqueued again (enqueue is idempotent).
 REQUEUE_QUEUED_AFTER_S = 10.0
 
 
 async def run_sync_job(ctx: dict[str, Any], job_id: str) -> str:
-    """Run a sync job; when its school is busy, come back shortly (one job per school at a time)."""
+    """Run a sync job; when its school is busy, come back shortly (one job per school at a time). An
+    unexpected error (the runner gives up after a few attempts) is tried again a little later."""
     services: Services = ctx["services"]
     try:
         return await run_job(services, uuid.UUID(job_id))
     except SchoolBusy:
         raise Retry(defer=LOCK_RETRY_S) from None
+    except Exception:
+        log.warning("sync job raised; trying again shortly", extra={"job": job_id})
+        raise Retry(defer=UNEXPECTED_RETRY_S) from None
 
 
 async def _lock_free(session: AsyncSession, school_id: uuid.UUID) -> bool:

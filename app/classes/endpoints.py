@@ -11,7 +11,7 @@ from app.auth import Coordinator, Reader
 from app.classes import service
 from app.classes.schemas import Added, ClassCreate, ClassOut, ClassPatch
 from app.errors import COMMON_PROBLEMS, problems
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Cursor, Limit, Page, page_of
 from app.pupils import service as pupils_service
 from app.pupils.endpoints import pupil_filter
 from app.pupils.schemas import Access, PupilFilter, PupilOut, PupilSelection, PupilSort, SyncStatus
@@ -24,10 +24,10 @@ class ClassList(Page[ClassOut]):
 
 
 @router.get("", response_model=ClassList)
-async def list_classes(tenant: Reader) -> ClassList:
-    """The school's classes with their pupil counts."""
-    items = await service.list_classes(tenant)
-    return ClassList(items=items, next_cursor=None, total=len(items))
+async def list_classes(tenant: Reader, limit: Limit = 100, cursor: Cursor = None) -> ClassList:
+    """The school's classes with their pupil counts, by name."""
+    page = page_of(await service.list_classes(tenant), "classes", limit, cursor)
+    return ClassList(items=page.items, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ClassOut, responses=problems(409))

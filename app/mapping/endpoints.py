@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from app.auth import Coordinator, Reader
 from app.errors import COMMON_PROBLEMS, problems
 from app.mapping import service
 from app.mapping.schemas import Mappings, MappingsUpdate, RegistrationGroupList
+from app.pagination import Cursor, Limit, page_of
 
 router = APIRouter(tags=["class mapping"], responses=COMMON_PROBLEMS)
 
 
 @router.get("/v1/mis/registration-groups", response_model=RegistrationGroupList)
-async def list_registration_groups(tenant: Reader) -> RegistrationGroupList:
+async def list_registration_groups(
+    tenant: Reader,
+    include_stale: Annotated[bool, Query(description="Also list groups that vanished from the MIS.")] = False,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> RegistrationGroupList:
     """The MIS registration groups from the last ``registration_groups`` job, with their mapping.
 
-    Live groups come first, by year group (youngest first) then name; groups that vanished from the MIS
-    at the last fetch follow with ``stale: true`` (they are kept, never deleted, so last year's mapping
-    stays readable). ``class_id`` and ``set_up`` give the group's current mapping.
+    Live groups, by year group (youngest first) then name. With ``include_stale=true``, groups that
+    vanished from the MIS at a fetch follow with ``stale: true`` (they are kept, never deleted, so last
+    year's mapping stays readable). ``class_id`` and ``set_up`` give the group's current mapping.
 
     A live group without a class gets a ``suggested_class_id``: the class of the same normalised name
     ("7a" == "7A "), otherwise its lineage, the class that held most of its pupils at the last fetch
     (so that after a rollover "8A" is suggested onto the class that was "7A" when names do not match).
     Classes mapped to another live group are never suggested, and each class is suggested once at most,
     so every suggestion can be accepted in one ``PUT /v1/class-mappings``. Empty before the first fetch."""
-    items = await service.list_registration_groups(tenant)
-    return RegistrationGroupList(items=items, next_cursor=None, total=len(items))
+    items = [g for g in await service.list_registration_groups(tenant) if include_stale or not g.stale]
+    page = page_of(items, f"groups:{include_stale}", limit, cursor)
+    return RegistrationGroupList(items=page.items, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.get("/v1/class-mappings", response_model=Mappings)

@@ -159,6 +159,7 @@ class OneRosterConnector:
         self._base = base_url.rstrip("/")
         self._school = school_ref
         self._client_auth = (credentials["client_id"], credentials["client_secret"])
+        self._client_form = {"client_id": credentials["client_id"], "client_secret": credentials["client_secret"]}
         self._token_url = credentials["token_url"]
         self._scope = credentials.get("scope")
         self._clock = clock
@@ -224,19 +225,30 @@ class OneRosterConnector:
         async with self._token_lock:  # one token request even when demographics run in parallel
             if self._token is not None and self._clock() < self._token_expires:
                 return self._token
+            form = {"grant_type": "client_credentials", **({"scope": self._scope} if self._scope else {})}
+            # RFC 6749 2.3.1: HTTP Basic first; a server that only takes the client in the form
+            # (client_secret_post) answers 400/401, and gets that on a second try.
             response = await self._http.request(
                 "POST",
                 self._token_url,
-                data={"grant_type": "client_credentials", **({"scope": self._scope} if self._scope else {})},
+                data=form,
                 auth=self._client_auth,
                 headers={"Accept": "application/json"},
-                allow=(400,),
+                allow=(400, 401),
             )
-            if response.status_code == 400:  # RFC 6749 5.2: invalid_client may come as 400
+            if response.status_code in (400, 401):
+                response = await self._http.request(
+                    "POST",
+                    self._token_url,
+                    data={**form, **self._client_form},
+                    headers={"Accept": "application/json"},
+                    allow=(400, 401),
+                )
+            if response.status_code in (400, 401):  # invalid_client, in either form
                 raise MisFetchError(
                     "credentials_rejected",
-                    "credentials rejected by the MIS (HTTP 400 from the token endpoint)",
-                    400,
+                    f"credentials rejected by the MIS (HTTP {response.status_code} from the token endpoint)",
+                    response.status_code,
                 )
             body = json_object(response, "OneRoster token")
             token = body.get("access_token")

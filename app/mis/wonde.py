@@ -119,7 +119,11 @@ class WondeConnector:
         return groups
 
     async def pupils(self) -> AsyncIterator[list[MisPupil]]:
-        """The school's students, one list per Wonde page."""
+        """The school's students, one list per Wonde page. The registration groups are read first (one
+        short list): they give a year to pupils without education details, and they tell a student's
+        registration groups apart when the ``groups`` include leaves out ``type``."""
+        if not self._group_years:
+            await self.registration_groups()
         params = {"include": "education_details,groups"}
         without_year = 0
         count = 0
@@ -149,7 +153,8 @@ class WondeConnector:
             page_no += 1
             response = await self._http.get(url, params=query, headers=self._headers)
             body = json_object(response, f"Wonde {resource} page {page_no}")
-            items, url = self._envelope(body, resource, page_no)
+            items, nxt = self._envelope(body, resource, page_no, response.url)
+            url = nxt
             query = None  # ``next`` carries the whole query
             for index, item in enumerate(items):
                 if type(item) is not dict:
@@ -177,7 +182,9 @@ class WondeConnector:
             },
         )
 
-    def _envelope(self, body: dict[str, Any], resource: str, page_no: int) -> tuple[list[Any], str | None]:
+    def _envelope(
+        self, body: dict[str, Any], resource: str, page_no: int, page_url: httpx.URL
+    ) -> tuple[list[Any], str | None]:
         """``data`` and the next URL from a Wonde page; bad_response when the envelope is wrong."""
         where = f"Wonde {resource} page {page_no}"
         data = body.get("data")
@@ -195,11 +202,11 @@ class WondeConnector:
             return data, None
         if type(nxt) is not str or not nxt:
             raise MisFetchError("bad_response", f"{where}: 'more' is true but there is no 'next' page")
-        next_url = httpx.URL(nxt)
+        next_url = page_url.join(nxt)  # a relative link is relative to the page it came with
         if next_url.scheme != self._origin.scheme or next_url.netloc != self._origin.netloc:
             # The bearer token goes with every request: never follow a link off the MIS host.
             raise MisFetchError("bad_response", f"{where}: 'next' points to another host")
-        return data, nxt
+        return data, str(next_url)
 
     # -- records ------------------------------------------------------------------------------
 
@@ -258,9 +265,11 @@ class WondeConnector:
             if type(group) is not dict:
                 raise TypeError("a group is not an object")
             gtype = group.get("type")
-            if type(gtype) is not str or gtype.upper() != "REGISTRATION":
-                continue
             gid = group.get("id")
+            if gtype is None and gid in self._group_years:
+                pass  # no type on the include, but a known registration group
+            elif type(gtype) is not str or gtype.upper() != "REGISTRATION":
+                continue
             if type(gid) is not str or not gid:
                 raise TypeError("a registration group has no id")
             ids.append(gid)

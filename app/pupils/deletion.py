@@ -28,6 +28,7 @@ from app import audit
 from app.models import AuditEvent, MatchDecision, Pupil, School, SyncPlanItem
 from app.models.base import utcnow
 from app.pupils.repository import id_is_any
+from app.sync.service import cancel_open_plans
 from app.tenancy import Tenant
 
 DEFAULT_PENDING_DELETION_DAYS = 180
@@ -152,6 +153,10 @@ async def _purge(
             .execution_options(synchronize_session=False)
         )
     ).all()
+    # A plan that named a purged pupil can no longer be applied as reviewed.
+    await cancel_open_plans(
+        session, sorted({sid for _, sid in gone}), "A pupil in this plan was purged; run a new preview"
+    )
     by_school: dict[uuid.UUID, list[tuple[object, dict[str, Any]]]] = defaultdict(list)
     for pid, sid in gone:
         by_school[sid].append((pid, {"reason": reason}))

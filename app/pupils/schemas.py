@@ -9,9 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-from app import year_groups
 from app.models.base import utcnow
-from app.schemas import Body
+from app.schemas import Body, YearGroup
 
 SyncStatus = Literal["synced", "desynced", "manual"]
 Access = Literal["with", "without", "all"]
@@ -19,15 +18,6 @@ PupilSort = Literal["surname", "-surname", "sync_status", "-sync_status", "year_
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 _UPN_SHAPE = re.compile(r"^[A-Z0-9]{13}$")
-
-
-def _year_group(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parsed = year_groups.parse(value)
-    if parsed is None:
-        raise ValueError("not a year group (use e.g. 'Reception', 'Year 7', 'N1', 'R', '7')")
-    return parsed
 
 
 def _upn(value: str | None) -> str | None:
@@ -45,7 +35,6 @@ def _past_date(value: date | None) -> date | None:
     return value
 
 
-YearGroup = Annotated[str | None, AfterValidator(_year_group)]
 Upn = Annotated[str | None, AfterValidator(_upn)]
 BirthDate = Annotated[date | None, AfterValidator(_past_date)]
 

@@ -71,12 +71,16 @@ UPDATING_TAGS = frozenset({"synced", "resynced", "matched"})
 
 
 def target_class(mis: MisPupil, class_for_group: Mapping[str, uuid.UUID]) -> uuid.UUID | None:
-    """Our class for ``mis``: the class mapped to its first set-up registration group, if any."""
+    """Our class for ``mis``: the class mapped to its set-up registration group. A pupil in two set-up
+    groups (rare; e.g. last year's and this year's homeroom both live) goes by the smallest group id, so
+    the choice does not follow the MIS's listing order and a pupil never bounces between classes."""
+    chosen: uuid.UUID | None = None
+    chosen_group = ""
     for group_id in mis.group_ids:
         class_id = class_for_group.get(group_id)
-        if class_id is not None:
-            return class_id
-    return None
+        if class_id is not None and (chosen is None or group_id < chosen_group):
+            chosen, chosen_group = class_id, group_id
+    return chosen
 
 
 def compute_changes(

@@ -31,6 +31,9 @@ class OneRosterCredentials(Body):
     client_id: Secret
     client_secret: Secret
     token_url: AnyHttpUrl
+    scope: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="OAuth 2 scopes to ask for, space-separated (the server's default if absent)."
+    )
 
 
 class MisOptions(Body):
@@ -63,13 +66,17 @@ class MisConnectionIn(Body):
     provider: Literal["wonde", "oneroster"]
     base_url: AnyHttpUrl
     school_ref: Text
-    credentials: WondeCredentials | OneRosterCredentials
+    credentials: WondeCredentials | OneRosterCredentials | None = Field(
+        default=None,
+        description="Required when creating; on PATCH, leave it out to keep the stored credentials "
+        "(same provider only).",
+    )
     options: MisOptions = Field(default_factory=MisOptions)
 
     @model_validator(mode="after")
     def _credentials_fit_provider(self) -> MisConnectionIn:
         wanted = WondeCredentials if self.provider == "wonde" else OneRosterCredentials
-        if not isinstance(self.credentials, wanted):
+        if self.credentials is not None and not isinstance(self.credentials, wanted):
             raise ValueError(f"{self.provider} credentials need the fields {', '.join(wanted.model_fields)}")
         return self
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import audit
-from app.errors import NotFound
+from app.errors import NotFound, ProblemError, Unprocessable
 from app.models import ApiKey, School, SyncJob
 from app.models.base import utcnow
 from app.schools.schemas import (
@@ -30,10 +30,17 @@ OPERATOR = "operator"
 
 
 def _set_mis(school: School, mis: MisConnectionIn, cipher: Cipher) -> None:
+    """Store the connection. Without ``credentials`` the stored ones are kept, for the same provider only."""
+    if mis.credentials is None and (school.mis_credentials is None or school.mis_provider != mis.provider):
+        raise Unprocessable(
+            "The MIS connection needs credentials",
+            errors=[ProblemError(loc=["body", "mis", "credentials"], msg="Field required")],
+        )
     school.mis_provider = mis.provider
     school.mis_base_url = str(mis.base_url).rstrip("/")
     school.mis_school_ref = mis.school_ref
-    school.mis_credentials = cipher.encrypt_json(mis.credentials.model_dump(mode="json"))
+    if mis.credentials is not None:
+        school.mis_credentials = cipher.encrypt_json(mis.credentials.model_dump(mode="json", exclude_none=True))
     school.mis_options = mis.options.model_dump(mode="json", exclude_none=True)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 from asyncpg import Connection as AsyncpgConnection
+from asyncpg.exceptions import UniqueViolationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics, year_groups
@@ -296,7 +298,8 @@ async def _update_pupils(driver: AsyncpgConnection, school_id: uuid.UUID, items:
 async def _move_classes(
     driver: AsyncpgConnection, school_id: uuid.UUID, moves: list[tuple[uuid.UUID, uuid.UUID]], now: datetime
 ) -> None:
-    """Put each pupil in its target class; its other MIS-managed memberships end (hand-made ones stay)."""
+    """Put each pupil in its target class; its other MIS-managed memberships end. Hand-made memberships
+    are never changed or removed, even one in the target class (it stays hand-made)."""
     if not moves:
         return
     pupils = [p for p, _ in moves]
@@ -314,7 +317,7 @@ async def _move_classes(
         """
         INSERT INTO class_memberships (class_id, pupil_id, school_id, mis_managed, created_at)
         SELECT v.class_id, v.pupil_id, $3, true, $4 FROM unnest($1::uuid[], $2::uuid[]) AS v(pupil_id, class_id)
-        ON CONFLICT (class_id, pupil_id) DO UPDATE SET mis_managed = true
+        ON CONFLICT (class_id, pupil_id) DO NOTHING
     """,
         pupils,
         classes,
@@ -369,6 +372,10 @@ async def write(session: AsyncSession, job: SyncJob, work: Work, actor: str) -> 
     # An unchanged synced pupil is not touched: a nightly resync of a settled school writes nothing.
     changing = [*work.links, *(i for i in work.updates if i.changes or i.tag == "resynced")]
     await _update_pupils(driver, school_id, changing, now)
+    # A pupil linked to a new MIS record here (a confirmed may-match of a pupil whose MIS id vanished)
+    # is synced, not desynced, even though the plan also listed it as gone.
+    linked = {i.pupil_id for i in work.links}
+    work.desyncs = [i for i in work.desyncs if i.pupil_id not in linked]
     if work.desyncs:
         await driver.execute(
             "UPDATE pupils SET sync_status = 'desynced', updated_at = $1 WHERE school_id = $2 AND id = ANY($3::uuid[])",
@@ -413,6 +420,7 @@ async def write(session: AsyncSession, job: SyncJob, work: Work, actor: str) -> 
         "created": len(work.creates),
         "linked": len(work.links),
         "updated": sum(1 for i in (*work.links, *work.updates) if i.changes),
+        "resynced": sum(1 for i in work.updates if i.tag == "resynced"),
         "desynced": len(work.desyncs),
         "skipped": work.skipped,
     }
@@ -428,8 +436,24 @@ async def apply_plan(run: JobRun) -> None:
         driver = await repo.asyncpg_connection(session)
         work = select_work(await load_items(driver, job.id), job.params.get("selection") or {})
         try:
+            # The pupils the plan touches are locked until commit: a hand edit waits for the apply and
+            # then lands on top of it, instead of being checked here and overwritten below.
+            await driver.execute(
+                "SELECT 1 FROM pupils WHERE school_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE",
+                job.school_id,
+                work.referenced_pupils(),
+            )
             await check_current(session, job, work)
-        except PlanStale as exc:
+            async with session.begin_nested():  # a unique clash (a raced link) is a stale plan, not a crash
+                result = await write(session, job, work, job.params.get("applied_by") or "system")
+        except (PlanStale, IntegrityError, UniqueViolationError) as exc:
+            detail = (
+                str(exc)
+                if isinstance(exc, PlanStale)
+                else (
+                    "The roster changed while the plan was applied (an MIS id is linked elsewhere); run a new preview"
+                )
+            )
             await run.finish(
                 session,
                 job,
@@ -438,14 +462,12 @@ async def apply_plan(run: JobRun) -> None:
                     "type": "https://misync.dev/problems/plan-stale",
                     "title": "Plan is out of date",
                     "status": 409,
-                    "detail": str(exc),
+                    "detail": detail,
                 },
             )
             await session.commit()
             metrics.JOBS.labels(run.kind, "failed").inc()
             return
-        actor = job.params.get("applied_by") or "system"
-        result = await write(session, job, work, actor)
         job.params = {**job.params, "applied": result}
         await run.finish(session, job, "succeeded")
         school = await session.get(School, job.school_id)

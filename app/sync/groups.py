@@ -43,12 +43,16 @@ async def fetch_registration_groups(run: JobRun) -> None:
         return
     await run.progress("fetching_pupils", 0)
     members: dict[str, int] = Counter()
+    # The members' own year groups say a group's year better than its name ("Oak", "6th Form", "L6A").
+    member_years: dict[str, Counter[str]] = defaultdict(Counter)
     lineage: dict[str, Counter[uuid.UUID]] = defaultdict(Counter)
     fetched = 0
     async for page in connector.pupils():
         for pupil in page:
             for gid in pupil.group_ids:
                 members[gid] += 1
+                if pupil.year_group is not None:
+                    member_years[gid][pupil.year_group] += 1
                 if (cls := class_of_mis_pupil.get(pupil.mis_id)) is not None:
                     lineage[gid][cls] += 1
         fetched += len(page)
@@ -69,7 +73,9 @@ async def fetch_registration_groups(run: JobRun) -> None:
                         "school_id": run.school_id,
                         "mis_group_id": g.mis_id,
                         "name": g.name,
-                        "year_group": g.year_group,
+                        "year_group": member_years[g.mis_id].most_common(1)[0][0]
+                        if member_years.get(g.mis_id)
+                        else g.year_group,
                         "pupil_count": members.get(g.mis_id, 0),
                         "stale": False,
                         "lineage_class_id": lineage[g.mis_id].most_common(1)[0][0] if lineage.get(g.mis_id) else None,

@@ -13,8 +13,6 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import update
-from sqlmodel import col
 
 from app import metrics, year_groups
 from app.mis.records import MisPupil
@@ -25,9 +23,7 @@ from app.sync import roster as repo
 from app.sync.apply import apply_plan
 from app.sync.mis_connection import connector_for
 from app.sync.runner import JobRun, handles
-
-#: Statuses of a plan that may still be applied (and so may be superseded by a newer one).
-OPEN_PLAN_STATUSES = ("awaiting_review", "held")
+from app.sync.service import cancel_open_plans
 
 _ITEM_COLUMNS = (
     "school_id",
@@ -164,23 +160,8 @@ async def run_pupils_job(run: JobRun) -> None:
             (_row(job, seq, item, mapping) for seq, item in enumerate(plan.items)),
         )
         # Older plans of this school that were never applied can no longer be applied.
-        await session.execute(
-            update(SyncJob)
-            .where(
-                col(SyncJob.school_id) == run.school_id,
-                col(SyncJob.id) != run.job_id,
-                col(SyncJob.status).in_(OPEN_PLAN_STATUSES),
-            )
-            .values(
-                status="cancelled",
-                finished_at=utcnow(),
-                error={
-                    "type": "https://misync.dev/problems/superseded",
-                    "title": "Superseded",
-                    "status": 409,
-                    "detail": f"A newer plan ({run.job_id}) replaced this one",
-                },
-            )
+        await cancel_open_plans(
+            session, [run.school_id], f"A newer plan ({run.job_id}) replaced this one", keep=run.job_id
         )
         warnings = list(connector.notes.warnings)
         if plan.reports.invalid_upn_mis_ids:

@@ -23,8 +23,11 @@ _ROSTER = text("""
            p.year_group, p.sync_status, p.mis_id, p.pending_deletion_until IS NOT NULL AS pending, m.class_id
     FROM pupils p
     LEFT JOIN LATERAL (
-        SELECT cm.class_id FROM class_memberships cm
-        WHERE cm.pupil_id = p.id AND cm.mis_managed ORDER BY cm.created_at DESC LIMIT 1
+        -- The class the sync placed the pupil in; failing that, a hand-made membership of a class set up
+        -- for sync, which already places the pupil there (the sync leaves hand-made memberships alone).
+        SELECT cm.class_id FROM class_memberships cm JOIN classes c ON c.id = cm.class_id
+        WHERE cm.pupil_id = p.id AND (cm.mis_managed OR (c.set_up AND c.mis_group_id IS NOT NULL))
+        ORDER BY cm.mis_managed DESC, cm.created_at DESC LIMIT 1
     ) m ON true
     WHERE p.school_id = :school_id
 """)

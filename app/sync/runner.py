@@ -120,7 +120,10 @@ class JobRun:
             setattr(job, name, value)
         if status in ("succeeded", "failed", "cancelled"):
             job.finished_at = utcnow()
-        job.progress = {**(job.progress or {}), "phase": status}
+        progress = dict(job.progress or {})
+        if status != "failed" and progress.get("total") is not None:
+            progress["done"] = progress["total"]  # a phase that ended did all its work
+        job.progress = {**progress, "phase": status}
         await announce(session, job)
         await audit.record(
             session,
@@ -274,7 +277,7 @@ async def _run_locked(services: Services, job_id: uuid.UUID) -> str:
     except Exception:
         log.exception("job raised", extra={"attempt": run.attempt})
         if run.attempt < MAX_ATTEMPTS:
-            raise  # arq delivers it again later (e.g. the database was briefly unreachable)
+            raise  # the worker tries again shortly (e.g. the database was briefly unreachable)
         await _fail(
             run,
             problem_body(

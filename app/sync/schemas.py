@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from app import year_groups
-from app.schemas import Body
+from app.schemas import Body, YearGroup
 
 JobKind = Literal["registration_groups", "pupils"]
 JobMode = Literal["preview", "apply"]
@@ -26,22 +26,16 @@ class SyncJobCreate(Body):
 
     kind: JobKind
     mode: JobMode = Field(default="preview", description="pupils only: preview (review first) or apply.")
-    year_groups: list[str] | None = Field(
-        default=None, max_length=20, description="pupils only: sync just these year groups."
+    year_groups: list[YearGroup] | None = Field(
+        default=None, max_length=20, description="pupils only: sync just these year groups ('Year 7', '7', 'R')."
     )
 
     @field_validator("year_groups")
     @classmethod
-    def _year_groups(cls, value: list[str] | None) -> list[str] | None:
+    def _in_age_order(cls, value: list[str | None] | None) -> list[str] | None:
         if value is None:
             return None
-        parsed = []
-        for item in value:
-            yg = year_groups.parse(item)
-            if yg is None:
-                raise ValueError(f"{item!r} is not a year group")
-            parsed.append(yg)
-        return sorted(set(parsed), key=lambda y: year_groups.rank(y) or 0)
+        return sorted({v for v in value if v is not None}, key=lambda y: year_groups.rank(y) or 0)
 
 
 class Progress(BaseModel):
@@ -64,7 +58,7 @@ class SyncJobOut(BaseModel):
     error: dict[str, Any] | None
     warnings: list[str]
     applied: dict[str, int] | None = Field(
-        default=None, description="What apply did: created, linked, updated, desynced and skipped pupils."
+        default=None, description="What apply did: created, linked, updated, resynced, desynced and skipped pupils."
     )
     created_at: datetime
     started_at: datetime | None

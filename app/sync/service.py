@@ -8,7 +8,9 @@ import uuid
 from datetime import datetime, timedelta
 
 from arq.connections import ArqRedis
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import audit, events, queue
 from app.errors import Conflict, Unprocessable
@@ -31,7 +33,8 @@ def to_out(job: SyncJob) -> SyncJobOut:
         status=job.status,
         year_groups=job.params.get("year_groups"),
         progress=Progress.model_validate(job.progress or {"phase": job.status}),
-        counts={k: int(job.counts.get(k, 0)) for k in COUNT_KEYS} if job.kind == "pupils" else dict(job.counts),
+        # Every job shows every tag's count; a registration groups job adds groups, pupils and stale.
+        counts={**dict.fromkeys(COUNT_KEYS, 0), **{k: int(v) for k, v in job.counts.items()}},
         guard=job.guard,
         error=job.error,
         warnings=job.warnings,
@@ -55,6 +58,34 @@ async def announce(session: AsyncSession, job: SyncJob) -> None:
         include={"id", "kind", "mode", "status", "counts", "guard", "error", "applied", "created_at", "finished_at"},
     )
     await events.emit(session, job.school_id, f"sync_job.{job.status}", data)
+
+
+#: Statuses of a plan that may still be applied.
+OPEN_PLAN_STATUSES = ("awaiting_review", "held")
+
+
+async def cancel_open_plans(
+    session: AsyncSession, school_ids: list[uuid.UUID], reason: str, *, keep: uuid.UUID | None = None
+) -> int:
+    """End the schools' plans that were never applied (``cancelled``, ``error`` saying why, a
+    ``sync_job.cancelled`` event each), in the caller's transaction. Returns how many."""
+    if not school_ids:
+        return 0
+    stmt = select(SyncJob).where(col(SyncJob.school_id).in_(school_ids), col(SyncJob.status).in_(OPEN_PLAN_STATUSES))
+    if keep is not None:
+        stmt = stmt.where(col(SyncJob.id) != keep)
+    jobs = (await session.execute(stmt.with_for_update())).scalars().all()
+    for job in jobs:
+        job.status, job.finished_at = "cancelled", utcnow()
+        job.progress = {**job.progress, "phase": "cancelled"}
+        job.error = {
+            "type": "https://misync.dev/problems/superseded",
+            "title": "Plan no longer applicable",
+            "status": 409,
+            "detail": reason,
+        }
+        await announce(session, job)
+    return len(jobs)
 
 
 def _request_hash(body: SyncJobCreate) -> str:

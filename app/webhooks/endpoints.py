@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, status
 
 from app.auth import Coordinator, Reader
 from app.errors import COMMON_PROBLEMS, problems
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Cursor, Limit, Page, page_of
 from app.webhooks import service
 from app.webhooks.schemas import DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut
 
@@ -43,10 +43,10 @@ async def create_webhook(request: Request, tenant: Coordinator, body: WebhookCre
 
 
 @router.get("", response_model=WebhookList)
-async def list_webhooks(tenant: Reader) -> WebhookList:
+async def list_webhooks(tenant: Reader, limit: Limit = 100, cursor: Cursor = None) -> WebhookList:
     """The school's webhooks (their secrets are never shown again)."""
-    items = await service.list_webhooks(tenant)
-    return WebhookList(items=items, next_cursor=None, total=len(items))
+    page = page_of(await service.list_webhooks(tenant), "webhooks", limit, cursor)
+    return WebhookList(items=page.items, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)

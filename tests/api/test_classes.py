@@ -78,3 +78,20 @@ async def test_class_lists_hide_pupils_without_access_by_default(client: httpx.A
     everyone = (await client.get(f"/v1/classes/{cls['id']}/pupils?access=all", headers=h)).json()
     assert {p["id"] for p in everyone["items"]} == {shown["id"], hidden["id"]}
     assert (await client.get(f"/v1/classes/{cls['id']}", headers=h)).json()["pupil_count"] == 2
+
+
+async def test_class_list_pages(client: httpx.AsyncClient, school: SchoolKeys) -> None:
+    for name in ("A1", "B2", "C3", "D4", "E5"):
+        await client.post("/v1/classes", json={"name": name}, headers=school.coordinator)
+    first = (await client.get("/v1/classes?limit=2", headers=school.viewer)).json()
+    assert [c["name"] for c in first["items"]] == ["A1", "B2"] and first["total"] == 5
+    names = [c["name"] for c in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = (await client.get(f"/v1/classes?limit=2&cursor={cursor}", headers=school.viewer)).json()
+        names += [c["name"] for c in page["items"]]
+        cursor = page["next_cursor"]
+    assert names == ["A1", "B2", "C3", "D4", "E5"]
+    assert_problem(await client.get("/v1/classes?limit=0", headers=school.viewer), 422)
+    r = await client.delete(f"/v1/classes/{first['items'][0]['id']}", headers=school.coordinator)
+    assert r.status_code == 204 and not r.content

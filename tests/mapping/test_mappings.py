@@ -33,7 +33,7 @@ async def _put(client: httpx.AsyncClient, school: SchoolKeys, *mappings: dict[st
 
 
 async def _groups(client: httpx.AsyncClient, school: SchoolKeys) -> dict[str, dict[str, Any]]:
-    r = await client.get("/v1/mis/registration-groups", headers=school.viewer)
+    r = await client.get("/v1/mis/registration-groups?include_stale=true", headers=school.viewer)
     assert r.status_code == 200, r.text
     return {g["mis_group_id"]: g for g in r.json()["items"]}
 
@@ -45,19 +45,26 @@ async def _state(client: httpx.AsyncClient, school: SchoolKeys) -> tuple[Any, An
 
 
 async def test_groups_list_order_and_shape(client: httpx.AsyncClient, school: SchoolKeys, db: Db) -> None:
-    assert (await client.get("/v1/mis/registration-groups", headers=school.viewer)).json() == {
+    assert (await client.get("/v1/mis/registration-groups?include_stale=true", headers=school.viewer)).json() == {
         "items": [],
         "next_cursor": None,
         "total": 0,
     }
     await db.add_groups(school.id, GROUPS)
-    body = (await client.get("/v1/mis/registration-groups", headers=school.viewer)).json()
+    body = (await client.get("/v1/mis/registration-groups?include_stale=true", headers=school.viewer)).json()
     assert [g["name"] for g in body["items"]] == ["RX", "7A", "7B", "8A", "Nurture", "6A"]
     assert body["total"] == 6 and body["next_cursor"] is None
     seven_a = body["items"][1]
     assert seven_a["mis_group_id"] == "g-7a" and seven_a["year_group"] == "Year 7" and seven_a["pupil_count"] == 29
     assert seven_a["class_id"] is None and seven_a["set_up"] is False and seven_a["suggested_class_id"] is None
     assert [g["stale"] for g in body["items"]] == [False] * 5 + [True]
+    live = (await client.get("/v1/mis/registration-groups", headers=school.viewer)).json()
+    assert [g["name"] for g in live["items"]] == ["RX", "7A", "7B", "8A", "Nurture"] and live["total"] == 5
+    first = (await client.get("/v1/mis/registration-groups?limit=2", headers=school.viewer)).json()
+    rest = (
+        await client.get(f"/v1/mis/registration-groups?limit=2&cursor={first['next_cursor']}", headers=school.viewer)
+    ).json()
+    assert [g["name"] for g in first["items"] + rest["items"]] == ["RX", "7A", "7B", "8A"]
     assert_problem(await client.get("/v1/mis/registration-groups"), 401)
 
 

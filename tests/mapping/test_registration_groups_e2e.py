@@ -20,7 +20,7 @@ async def _fetch_groups(client: httpx.AsyncClient, school: SchoolKeys) -> list[d
     assert r.status_code == 202, r.text
     job = await wait_for_job(client, school.viewer, r.json()["id"])
     assert job["status"] == "succeeded", job
-    r = await client.get("/v1/mis/registration-groups", headers=school.viewer)
+    r = await client.get("/v1/mis/registration-groups?include_stale=true", headers=school.viewer)
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
     assert r.json()["total"] == len(items)
@@ -146,7 +146,7 @@ async def test_mapping_and_suggestions_across_a_rollover(
 
     # Accept every other suggestion in one request; then the mapped classes hold live groups only,
     # but for "Tutor of 13A" (its pupils left) and the N1A intake which has no class yet.
-    groups = (await client.get("/v1/mis/registration-groups", headers=school.viewer)).json()["items"]
+    groups = (await client.get("/v1/mis/registration-groups?include_stale=true", headers=school.viewer)).json()["items"]
     accept = [
         {"mis_group_id": g["mis_group_id"], "class_id": g["suggested_class_id"], "set_up": True}
         for g in groups

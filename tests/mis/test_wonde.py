@@ -66,12 +66,12 @@ async def test_pupils_mapping_across_pages() -> None:
     s2 = by_id["S2"]
     assert s2.date_of_birth is None and s2.upn is None and s2.year_group == "Reception" and s2.gender == "male"
     assert by_id["S3"].year_group == "Year 11" and by_id["S3"].group_ids == ("G11X",)
-    assert by_id["S4"].year_group is None and by_id["S4"].upn is None
+    # The year comes from the registration groups list (read first), whose description says Year 3.
+    assert by_id["S4"].year_group == "Year 3" and by_id["S4"].upn is None
     assert by_id["S5"].year_group == "Nursery 1" and by_id["S5"].group_ids == ()
-    assert conn.notes.warnings == [
-        "1 of 5 pupils have no year group in Wonde (no current_nc_year and no registration group that names a year)"
-    ]
-    first = fake.requests[0]
+    assert conn.notes.warnings == []  # every pupil has a year group now
+    assert fake.requests[0].url.path == "/v1.0/schools/S1/groups"  # registration groups first
+    first = next(r for r in fake.requests if r.url.path.endswith("/students"))
     assert first.url.path == "/v1.0/schools/S1/students"
     assert first.url.params["include"] == "education_details,groups"
     assert first.url.params["cursor"] == "true" and first.url.params["per_page"] == "200"
@@ -264,3 +264,25 @@ def test_missing_token_is_misconfigured() -> None:
     with pytest.raises(MisFetchError) as info:
         WondeConnector(client_for(roster()), WONDE_BASE, "S1", {})
     assert info.value.code == "misconfigured"
+
+
+async def test_relative_next_links_and_group_includes_without_type() -> None:
+    """A ``next`` relative to the page, and a student's ``groups`` include that leaves out ``type``: the
+    registration groups are known from the groups list, so their members are still placed."""
+    fake = roster()
+
+    def relative_and_typeless(resource: str, page: int, body: dict[str, Any]) -> dict[str, Any]:
+        nxt = body["meta"]["pagination"]["next"]
+        if nxt:
+            body["meta"]["pagination"]["next"] = nxt.split("/v1.0", 1)[1].replace("/schools/S1/", "", 1)
+        if resource == "students":
+            for student in body["data"]:
+                for group in student.get("groups", {}).get("data", []):
+                    group.pop("type", None)
+        return body
+
+    fake.tamper = relative_and_typeless
+    by_id = {p.mis_id: p for p in await all_pupils(connector(fake))}
+    assert len(by_id) == 5
+    assert by_id["S1"].group_ids == ("G7A",)  # the house and year groups (not in the list) are still left out
+    assert by_id["S4"].group_ids == ("GOAK",)
