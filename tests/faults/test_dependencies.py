@@ -86,7 +86,7 @@ async def _set_up_school(client: httpx.AsyncClient, demo: DemoMisServer, ref: st
     h = keys.coordinator
     groups = await client.post("/v1/sync-jobs", json={"kind": "registration_groups"}, headers=h)
     assert (await wait_for_job(client, h, groups.json()["id"]))["status"] == "succeeded"
-    live = (await client.get("/v1/mis/registration-groups", headers=h)).json()["items"]
+    live = (await client.get("/v1/mis/registration-groups?limit=1000", headers=h)).json()["items"]
     mappings = [{"mis_group_id": g["mis_group_id"], "class_id": None, "set_up": True} for g in live]
     assert (await client.put("/v1/class-mappings", json={"mappings": mappings}, headers=h)).status_code == 200
     return h

@@ -87,7 +87,7 @@ async def _run(
     h = (await make_school(client, admin, mis=connection)).coordinator
     try:
         assert (await _job(client, h, {"kind": "registration_groups"}))["status"] == "succeeded"
-        groups = (await client.get("/v1/mis/registration-groups", headers=h)).json()["items"]
+        groups = (await client.get("/v1/mis/registration-groups?limit=1000", headers=h)).json()["items"]
         mappings = [{"mis_group_id": g["mis_group_id"], "class_id": None, "set_up": True} for g in groups]
         assert (await client.put("/v1/class-mappings", json={"mappings": mappings}, headers=h)).status_code == 200
         first = await _job(client, h, {"kind": "pupils", "mode": "apply"})

@@ -53,7 +53,9 @@ class Harness:
         if mapped:
             job = await self.job(keys, {"kind": "registration_groups"})
             assert job["status"] == "succeeded", job
-            groups = (await self.client.get("/v1/mis/registration-groups", headers=keys.coordinator)).json()["items"]
+            groups = (await self.client.get("/v1/mis/registration-groups?limit=1000", headers=keys.coordinator)).json()[
+                "items"
+            ]
             mappings = [{"mis_group_id": g["mis_group_id"], "class_id": None, "set_up": True} for g in groups]
             r = await self.client.put("/v1/class-mappings", json={"mappings": mappings}, headers=keys.coordinator)
             assert r.status_code == 200, r.text

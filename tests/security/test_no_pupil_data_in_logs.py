@@ -58,7 +58,7 @@ async def test_a_full_sync_logs_no_pupil_data(
             h = (await make_school(client, admin_headers, mis=wonde_connection(demo_mis, ref))).coordinator
             groups = await client.post("/v1/sync-jobs", json={"kind": "registration_groups"}, headers=h)
             assert (await wait_for_job(client, h, groups.json()["id"]))["status"] == "succeeded"
-            live = (await client.get("/v1/mis/registration-groups", headers=h)).json()["items"]
+            live = (await client.get("/v1/mis/registration-groups?limit=1000", headers=h)).json()["items"]
             mappings = [{"mis_group_id": g["mis_group_id"], "class_id": None, "set_up": True} for g in live]
             assert (await client.put("/v1/class-mappings", json={"mappings": mappings}, headers=h)).status_code == 200
             # A pupil added by hand who the sync matches, so matching evidence is computed and shown.

@@ -44,13 +44,16 @@ class MisSchool:
     async def fetch_groups(self) -> list[dict[str, Any]]:
         job = await self.job({"kind": "registration_groups"})
         assert job["status"] == "succeeded", job
-        r = await self.client.get("/v1/mis/registration-groups", headers=self.h)
+        r = await self.client.get("/v1/mis/registration-groups?limit=1000", headers=self.h)
         return r.json()["items"]  # type: ignore[no-any-return]
 
     async def map_by_name(self, skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         """Fetch groups and set up every live group on the class of its name (created when missing)."""
         groups = await self.fetch_groups()
-        classes = {c["name"]: c["id"] for c in (await self.client.get("/v1/classes", headers=self.h)).json()["items"]}
+        classes = {
+            c["name"]: c["id"]
+            for c in (await self.client.get("/v1/classes?limit=1000", headers=self.h)).json()["items"]
+        }
         mappings = [
             {"mis_group_id": g["mis_group_id"], "class_id": classes.get(g["name"]), "set_up": g["name"] not in skip}
             for g in groups
@@ -92,7 +95,7 @@ class MisSchool:
                 return out
 
     async def classes(self) -> dict[str, dict[str, Any]]:
-        return {c["name"]: c for c in (await self.client.get("/v1/classes", headers=self.h)).json()["items"]}
+        return {c["name"]: c for c in (await self.client.get("/v1/classes?limit=1000", headers=self.h)).json()["items"]}
 
 
 async def mis_school(

@@ -39,7 +39,7 @@ async def test_kill_the_worker_during_apply(
                 h = school.coordinator
                 groups = await client.post("/v1/sync-jobs", json={"kind": "registration_groups"}, headers=h)
                 await wait_for_job(client, h, groups.json()["id"])
-                live = (await client.get("/v1/mis/registration-groups", headers=h)).json()["items"]
+                live = (await client.get("/v1/mis/registration-groups?limit=1000", headers=h)).json()["items"]
                 mappings = [{"mis_group_id": g["mis_group_id"], "class_id": None, "set_up": True} for g in live]
                 assert (
                     await client.put("/v1/class-mappings", json={"mappings": mappings}, headers=h)
@@ -60,7 +60,7 @@ async def test_kill_the_worker_during_apply(
                 assert job["applied"]["created"] == plan["counts"]["new"] == PUPILS
                 listing = (await client.get("/v1/pupils?limit=1", headers=h)).json()
                 assert listing["total"] == PUPILS  # exactly once: nothing lost, nothing doubled
-                classes = (await client.get("/v1/classes", headers=h)).json()["items"]
+                classes = (await client.get("/v1/classes?limit=1000", headers=h)).json()["items"]
                 assert sum(c["pupil_count"] for c in classes) == PUPILS
                 created = (
                     await client.get(

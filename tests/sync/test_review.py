@@ -203,8 +203,9 @@ async def test_events_stream_and_audit_trail(
     assert trail["items"][0]["job_id"] == job_id and trail["items"][0]["actor"].startswith("key:")
 
 
-async def test_an_unusual_share_of_desyncs_is_held(client: httpx.AsyncClient, admin_headers: dict[str, str],
-                                                  demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]) -> None:
+async def test_an_unusual_share_of_desyncs_is_held(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
+) -> None:
     school = await _synced_school(client, admin_headers, demo_mis)
     # Untick every primary form: far more than 20% of the synced pupils would be desynced, and not as
     # a rollover (not the top year, no new intake).
@@ -226,3 +227,65 @@ async def test_a_nightly_resync_of_a_settled_school_writes_nothing(
     assert job["status"] == "succeeded" and job["applied"]["updated"] == 0
     after = {p["id"]: (p["updated_at"], p["class_ids"]) for p in await school.pupils()}
     assert after == before
+
+
+async def test_a_purge_after_the_preview_makes_the_plan_unappliable(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
+) -> None:
+    school = await mis_school(client, admin_headers, demo_mis, pupils=40)
+    mis = next(p for p in school.truth()["pupils"] if p["date_of_birth"] and not p["twin_of"])
+    hand = (
+        await client.post(
+            "/v1/pupils",
+            json={
+                "forename": mis["legal_forename"],
+                "surname": mis["legal_surname"],
+                "date_of_birth": mis["date_of_birth"],
+            },
+            headers=school.h,
+        )
+    ).json()
+    await school.map_by_name()
+    plan = await school.preview()
+    assert plan["counts"]["matched"] == 1
+    assert (await client.delete(f"/v1/pupils/{hand['id']}?immediate=true", headers=school.h)).status_code == 204
+    body = assert_problem(await client.post(f"/v1/sync-jobs/{plan['id']}/apply", json={}, headers=school.h), 409)
+    assert "purged" in body["detail"]
+    assert await school.pupils() == []
+
+
+async def test_a_hand_made_membership_survives_promotion(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
+) -> None:
+    school = await mis_school(client, admin_headers, demo_mis, pupils=80)
+    await school.map_by_name()
+    classes = await school.classes()
+    mis = next(
+        p
+        for p in school.truth()["pupils"]
+        if p["date_of_birth"] and not p["twin_of"] and p["year_group"] not in ("Year 13", "Year 14")
+    )
+    own_class = classes[mis["registration_group"]]["id"]
+    # Added by hand, into the class of their MIS group, before the first sync links them.
+    hand = (
+        await client.post(
+            "/v1/pupils",
+            json={
+                "forename": mis["legal_forename"],
+                "surname": mis["legal_surname"],
+                "date_of_birth": mis["date_of_birth"],
+                "class_ids": [own_class],
+            },
+            headers=school.h,
+        )
+    ).json()
+    first = await school.preview()
+    assert (await school.apply(first["id"]))["status"] == "succeeded"
+    school.demo_call("POST", "/rollover")
+    await school.map_by_name()
+    sept = await school.preview()
+    assert (await school.apply(sept["id"]))["status"] == "succeeded"
+    after = (await client.get(f"/v1/pupils/{hand['id']}", headers=school.h)).json()
+    new_group = next(p["registration_group"] for p in school.truth()["pupils"] if p["id"] == mis["id"])
+    new_class = (await school.classes())[new_group]["id"]
+    assert own_class in after["class_ids"] and new_class in after["class_ids"]  # hand-made kept, promoted too

@@ -89,8 +89,14 @@ async def test_a_school_year(
 
     done = await school.apply(first["id"], {"select": "all", "decisions": {may[0]["id"]: "confirm"}})
     assert done["status"] == "succeeded", done
-    assert done["applied"] == {"created": len(mis) - 3, "linked": 3, "updated": 3, "resynced": 0, "desynced": 0,
-                               "skipped": 0}
+    assert done["applied"] == {
+        "created": len(mis) - 3,
+        "linked": 3,
+        "updated": 3,
+        "resynced": 0,
+        "desynced": 0,
+        "skipped": 0,
+    }
     pupils = await school.pupils()
     assert len(pupils) == len(mis) + 1
     statuses = Counter(p["sync_status"] for p in pupils)
