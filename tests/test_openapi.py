@@ -36,7 +36,7 @@ CONTRACT_PATHS = {
     ("get", "/v1/sync-jobs/{job_id}/items"),
     ("post", "/v1/sync-jobs/{job_id}/apply"),
     ("get", "/v1/sync-jobs/{job_id}/events"),
-    ("get", "/v1/mis/registration-groups?limit=1000"),
+    ("get", "/v1/mis/registration-groups"),
     ("get", "/v1/class-mappings"),
     ("put", "/v1/class-mappings"),
     ("post", "/v1/pupils/{pupil_id}/restore"),
