@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from app.errors import BadRequest
 from app.models import ClassMembership, Pupil
-from app.pupils.schemas import PupilFilter, PupilSort
+from app.pupils.schemas import PupilFilter, PupilOut, PupilSort
 from app.tenancy import Tenant
 from app.text import fold, like_pattern
 
@@ -61,23 +61,7 @@ def select_ids(tenant: Tenant, f: PupilFilter) -> Select[Any]:
 
 
 #: The columns a pupil is shown with (PupilOut), read as plain rows on the list's hot path.
-OUT_COLUMNS = (
-    "id",
-    "forename",
-    "surname",
-    "legal_forename",
-    "legal_surname",
-    "date_of_birth",
-    "upn",
-    "gender",
-    "year_group",
-    "sync_status",
-    "has_access",
-    "mis_id",
-    "pending_deletion_until",
-    "created_at",
-    "updated_at",
-)
+OUT_COLUMNS = tuple(name for name in PupilOut.model_fields if name != "class_ids")
 
 
 async def page(
