@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
 from typing import Any
 
 import orjson
@@ -44,6 +45,23 @@ def mis_json(p: MisPupil) -> str:
     """The MIS pupil as the plan shows it: the normalised record's fields (``app.mis.records.MisPupil``),
     serialised straight from the dataclass."""
     return orjson.dumps(p).decode()
+
+
+def misjson_to_record(data: dict[str, Any]) -> MisPupil:
+    """The MIS pupil back from its plan item (the inverse of ``mis_json``)."""
+    dob = data.get("date_of_birth")
+    return MisPupil(
+        mis_id=data["mis_id"],
+        forename=data["forename"],
+        surname=data["surname"],
+        legal_forename=data.get("legal_forename"),
+        legal_surname=data.get("legal_surname"),
+        date_of_birth=date.fromisoformat(dob) if dob else None,
+        upn=data.get("upn"),
+        gender=data.get("gender"),
+        year_group=data.get("year_group"),
+        group_ids=tuple(data.get("group_ids") or ()),
+    )
 
 
 def _change_json(changes: dict[str, tuple[Any, Any]]) -> str:

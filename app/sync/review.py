@@ -16,8 +16,11 @@ from app import audit
 from app.errors import Conflict, ProblemError, Unprocessable
 from app.models import SyncJob, SyncPlanItem
 from app.pagination import Page, decode_cursor, encode_cursor
+from app.reconcile import compute_changes
+from app.reconcile.upn import valid_upn
 from app.sync import roster as repo
 from app.sync.apply import PlanStale, Selection, check_current, linked_twice, load_items, select_work
+from app.sync.preview import misjson_to_record
 from app.sync.schemas import ApplyRequest, CandidateOut, PlanItemOut, PlanTag
 from app.tenancy import Tenant
 
@@ -59,7 +62,7 @@ async def list_items(
 
 
 async def _check_item_ids(tenant: Tenant, job: SyncJob, body: ApplyRequest) -> None:
-    named = {*body.include, *body.exclude, *body.decisions}
+    named = {*body.include, *body.exclude, *body.decisions, *body.links}
     if not named:
         return
     rows = await tenant.session.execute(
@@ -74,8 +77,50 @@ async def _check_item_ids(tenant: Tenant, job: SyncJob, body: ApplyRequest) -> N
         for i in body.decisions
         if i in tags and tags[i] not in DECIDABLE_TAGS
     ]
+    errors += [
+        ProblemError(loc=["body", "links", str(i)], msg=f"a {tags[i]} item links no other pupil")
+        for i in body.links
+        if i in tags and tags[i] not in DECIDABLE_TAGS
+    ]
+    errors += [
+        ProblemError(loc=["body", "links", str(i)], msg="a rejected item links no pupil")
+        for i in body.links
+        if body.decisions.get(i) == "reject"
+    ]
     if errors:
         raise Unprocessable("Some items cannot be applied as asked; nothing was changed", errors=errors[:100])
+
+
+async def _link_chosen_candidates(tenant: Tenant, job: SyncJob, links: dict[uuid.UUID, uuid.UUID]) -> None:
+    """Point each item at the candidate the coordinator chose, with the changes linking that pupil makes."""
+    items = {
+        i.id: i
+        for i in (
+            await tenant.session.execute(
+                tenant.select(SyncPlanItem).where(col(SyncPlanItem.job_id) == job.id, col(SyncPlanItem.id).in_(links))
+            )
+        ).scalars()
+    }
+    mapping = {g: uuid.UUID(c) for g, c in (job.params.get("class_for_group") or {}).items()}
+    errors = []
+    for item_id, pupil_id in links.items():
+        item = items[item_id]
+        if pupil_id not in {uuid.UUID(c["pupil_id"]) for c in item.candidates}:
+            errors.append(ProblemError(loc=["body", "links", str(item_id)], msg=f"{pupil_id} is not a candidate"))
+            continue
+        roster = await repo.roster_pupil(tenant.session, tenant.school_id, pupil_id)
+        if roster is None:
+            raise Conflict("A chosen pupil no longer exists; run a new preview")
+        mis = misjson_to_record(item.mis or {})
+        item.pupil_id = pupil_id
+        item.decision = "confirm"
+        item.changes = {
+            k: [None if v is None else str(v) for v in pair]
+            for k, pair in compute_changes(roster, mis, mapping, valid_upn(mis.upn)).items()
+        }
+    if errors:
+        raise Unprocessable("Some items cannot be applied as asked; nothing was changed", errors=errors[:100])
+    await tenant.session.flush()
 
 
 async def request_apply(tenant: Tenant, job_id: uuid.UUID, body: ApplyRequest) -> SyncJob:
@@ -106,6 +151,8 @@ async def request_apply(tenant: Tenant, job_id: uuid.UUID, body: ApplyRequest) -
         """),
             {"ids": list(body.decisions), "decisions": list(body.decisions.values()), "job_id": job.id},
         )
+    if body.links:
+        await _link_chosen_candidates(tenant, job, body.links)
     selection: dict[str, Any] = body.model_dump(mode="json", include={"select", "include", "exclude"})
     work = select_work(await load_items(await repo.asyncpg_connection(tenant.session), job.id), selection)
     if twice := linked_twice(work):

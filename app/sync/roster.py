@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.reconcile import Decisions, RosterPupil
 
-_ROSTER = text("""
+_ROSTER_SQL = """
     SELECT p.id, p.forename, p.surname, p.legal_forename, p.legal_surname, p.date_of_birth, p.upn,
            p.year_group, p.sync_status, p.mis_id, p.pending_deletion_until IS NOT NULL AS pending, m.class_id
     FROM pupils p
@@ -30,7 +30,25 @@ _ROSTER = text("""
         ORDER BY cm.mis_managed DESC, cm.created_at DESC LIMIT 1
     ) m ON true
     WHERE p.school_id = :school_id
-""")
+"""
+_ROSTER = text(_ROSTER_SQL)
+_ONE_PUPIL = text(_ROSTER_SQL + " AND p.id = :pupil_id AND p.pending_deletion_until IS NULL")
+
+
+def _roster_pupil(row: Any) -> RosterPupil:
+    return RosterPupil(
+        id=row.id,
+        forename=row.forename,
+        surname=row.surname,
+        legal_forename=row.legal_forename,
+        legal_surname=row.legal_surname,
+        date_of_birth=row.date_of_birth,
+        upn=row.upn,
+        year_group=row.year_group,
+        sync_status=row.sync_status,
+        mis_id=row.mis_id,
+        mis_class_id=row.class_id,
+    )
 
 
 async def load_roster(session: AsyncSession, school_id: uuid.UUID) -> tuple[list[RosterPupil], set[str]]:
@@ -46,22 +64,14 @@ async def load_roster(session: AsyncSession, school_id: uuid.UUID) -> tuple[list
             if row.mis_id:
                 pending_mis_ids.add(row.mis_id)
             continue
-        roster.append(
-            RosterPupil(
-                id=row.id,
-                forename=row.forename,
-                surname=row.surname,
-                legal_forename=row.legal_forename,
-                legal_surname=row.legal_surname,
-                date_of_birth=row.date_of_birth,
-                upn=row.upn,
-                year_group=row.year_group,
-                sync_status=row.sync_status,
-                mis_id=row.mis_id,
-                mis_class_id=row.class_id,
-            )
-        )
+        roster.append(_roster_pupil(row))
     return roster, pending_mis_ids
+
+
+async def roster_pupil(session: AsyncSession, school_id: uuid.UUID, pupil_id: uuid.UUID) -> RosterPupil | None:
+    """One pupil as the planner sees it (None when gone or pending deletion)."""
+    row = (await session.execute(_ONE_PUPIL, {"school_id": school_id, "pupil_id": pupil_id})).first()
+    return None if row is None else _roster_pupil(row)
 
 
 async def class_for_group(session: AsyncSession, school_id: uuid.UUID) -> dict[str, uuid.UUID]:

@@ -99,4 +99,10 @@ class ApplyRequest(Body):
     include: list[uuid.UUID] = Field(default_factory=list, max_length=200_000)
     exclude: list[uuid.UUID] = Field(default_factory=list, max_length=200_000)
     decisions: dict[uuid.UUID, Literal["confirm", "reject"]] = Field(default_factory=dict, max_length=200_000)
+    links: dict[uuid.UUID, uuid.UUID] = Field(
+        default_factory=dict,
+        max_length=200_000,
+        description="For a ``may_match`` (or ``matched``) item, the candidate to link (one of its "
+        "``candidates``; implies confirm). Without it, a confirm links the best candidate.",
+    )
     override_guard: bool = False

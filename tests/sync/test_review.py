@@ -4,6 +4,7 @@ cancel, apply mode, year-group scope, status events and the audit trail."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections import Counter
 
 import httpx
@@ -289,3 +290,33 @@ async def test_a_hand_made_membership_survives_promotion(
     new_group = next(p["registration_group"] for p in school.truth()["pupils"] if p["id"] == mis["id"])
     new_class = (await school.classes())[new_group]["id"]
     assert own_class in after["class_ids"] and new_class in after["class_ids"]  # hand-made kept, promoted too
+
+
+async def test_links_choose_which_candidate_a_may_match_links(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
+) -> None:
+    school = await mis_school(client, admin_headers, demo_mis, pupils=60)
+    mis = next(
+        p for p in school.truth()["pupils"] if p["date_of_birth"] and not p["twin_of"] and len(p["surname"]) >= 6
+    )
+    ids = []
+    for surname in (mis["surname"] + "e", mis["surname"][:-1] + "x"):  # two near misses, same date of birth
+        r = await client.post(
+            "/v1/pupils",
+            json={"forename": mis["forename"], "surname": surname, "date_of_birth": mis["date_of_birth"]},
+            headers=school.h,
+        )
+        ids.append(r.json()["id"])
+    await school.map_by_name()
+    plan = await school.preview()
+    [item] = await school.items(plan["id"], "may_match")
+    assert {c["pupil_id"] for c in item["candidates"]} == set(ids)
+    other = next(c["pupil_id"] for c in item["candidates"] if c["pupil_id"] != item["pupil_id"])
+    bad = {"links": {item["id"]: str(uuid.uuid4())}}
+    assert_problem(await client.post(f"/v1/sync-jobs/{plan['id']}/apply", json=bad, headers=school.h), 422)
+    done = await school.apply(plan["id"], {"links": {item["id"]: other}})
+    assert done["status"] == "succeeded" and done["applied"]["linked"] == 1
+    linked = (await client.get(f"/v1/pupils/{other}", headers=school.h)).json()
+    assert linked["mis_id"] == mis["id"] and linked["surname"] == mis["surname"]
+    left = next(i for i in ids if i != other)
+    assert (await client.get(f"/v1/pupils/{left}", headers=school.h)).json()["sync_status"] == "manual"
