@@ -31,6 +31,22 @@ class MisSchool:
         assert r.status_code < 400, r.text
         return r.json() if r.content else None
 
+    def plain_mis_pupil(self, **where: Any) -> dict[str, Any]:
+        """An MIS pupil with a date of birth and no twin (so near misses of them are unambiguous)."""
+        return next(
+            p
+            for p in self.truth()["pupils"]
+            if p["date_of_birth"] and not p["twin_of"] and all(check(p) for check in where.values())
+        )
+
+    async def add_by_hand(self, forename: str, surname: str, **fields: Any) -> dict[str, Any]:
+        """Add a pupil by hand (``manual``); returns it."""
+        r = await self.client.post(
+            "/v1/pupils", json={"forename": forename, "surname": surname, **fields}, headers=self.h
+        )
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
     def truth(self) -> dict[str, Any]:
         return self.demo_call("GET", "/truth")  # type: ignore[no-any-return]
 

@@ -93,14 +93,8 @@ async def test_reject_is_remembered_and_selection_is_honoured(
     client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
 ) -> None:
     school = await mis_school(client, admin_headers, demo_mis, pupils=80)
-    mis = next(p for p in school.truth()["pupils"] if p["date_of_birth"] and not p["twin_of"])
-    hand = (
-        await client.post(
-            "/v1/pupils",
-            json={"forename": mis["forename"], "surname": mis["surname"] + "e", "date_of_birth": mis["date_of_birth"]},
-            headers=school.h,
-        )
-    ).json()
+    mis = school.plain_mis_pupil()
+    hand = await school.add_by_hand(mis["forename"], mis["surname"] + "e", date_of_birth=mis["date_of_birth"])
     await school.map_by_name()
     plan = await school.preview()
     may = await school.items(plan["id"], "may_match")
@@ -128,12 +122,8 @@ async def test_apply_mode_applies_what_needs_no_decision(
     client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
 ) -> None:
     school = await mis_school(client, admin_headers, demo_mis, pupils=80)
-    mis = next(p for p in school.truth()["pupils"] if p["date_of_birth"] and not p["twin_of"])
-    await client.post(
-        "/v1/pupils",
-        json={"forename": mis["forename"], "surname": mis["surname"] + "e", "date_of_birth": mis["date_of_birth"]},
-        headers=school.h,
-    )
+    mis = school.plain_mis_pupil()
+    await school.add_by_hand(mis["forename"], mis["surname"] + "e", date_of_birth=mis["date_of_birth"])
     await school.map_by_name()
     job = await school.job({"kind": "pupils", "mode": "apply"})
     assert job["status"] == "succeeded", job
@@ -234,18 +224,8 @@ async def test_a_purge_after_the_preview_makes_the_plan_unappliable(
     client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
 ) -> None:
     school = await mis_school(client, admin_headers, demo_mis, pupils=40)
-    mis = next(p for p in school.truth()["pupils"] if p["date_of_birth"] and not p["twin_of"])
-    hand = (
-        await client.post(
-            "/v1/pupils",
-            json={
-                "forename": mis["legal_forename"],
-                "surname": mis["legal_surname"],
-                "date_of_birth": mis["date_of_birth"],
-            },
-            headers=school.h,
-        )
-    ).json()
+    mis = school.plain_mis_pupil()
+    hand = await school.add_by_hand(mis["legal_forename"], mis["legal_surname"], date_of_birth=mis["date_of_birth"])
     await school.map_by_name()
     plan = await school.preview()
     assert plan["counts"]["matched"] == 1
@@ -261,25 +241,12 @@ async def test_a_hand_made_membership_survives_promotion(
     school = await mis_school(client, admin_headers, demo_mis, pupils=80)
     await school.map_by_name()
     classes = await school.classes()
-    mis = next(
-        p
-        for p in school.truth()["pupils"]
-        if p["date_of_birth"] and not p["twin_of"] and p["year_group"] not in ("Year 13", "Year 14")
-    )
+    mis = school.plain_mis_pupil(also=lambda p: p["year_group"] not in ("Year 13", "Year 14"))
     own_class = classes[mis["registration_group"]]["id"]
     # Added by hand, into the class of their MIS group, before the first sync links them.
-    hand = (
-        await client.post(
-            "/v1/pupils",
-            json={
-                "forename": mis["legal_forename"],
-                "surname": mis["legal_surname"],
-                "date_of_birth": mis["date_of_birth"],
-                "class_ids": [own_class],
-            },
-            headers=school.h,
-        )
-    ).json()
+    hand = await school.add_by_hand(
+        mis["legal_forename"], mis["legal_surname"], date_of_birth=mis["date_of_birth"], class_ids=[own_class]
+    )
     first = await school.preview()
     assert (await school.apply(first["id"]))["status"] == "succeeded"
     school.demo_call("POST", "/rollover")
@@ -296,17 +263,10 @@ async def test_links_choose_which_candidate_a_may_match_links(
     client: httpx.AsyncClient, admin_headers: dict[str, str], demo_mis: DemoMisServer, worker: subprocess.Popen[bytes]
 ) -> None:
     school = await mis_school(client, admin_headers, demo_mis, pupils=60)
-    mis = next(
-        p for p in school.truth()["pupils"] if p["date_of_birth"] and not p["twin_of"] and len(p["surname"]) >= 6
-    )
+    mis = school.plain_mis_pupil(also=lambda p: len(p["surname"]) >= 6)
     ids = []
     for surname in (mis["surname"] + "e", mis["surname"][:-1] + "x"):  # two near misses, same date of birth
-        r = await client.post(
-            "/v1/pupils",
-            json={"forename": mis["forename"], "surname": surname, "date_of_birth": mis["date_of_birth"]},
-            headers=school.h,
-        )
-        ids.append(r.json()["id"])
+        ids.append((await school.add_by_hand(mis["forename"], surname, date_of_birth=mis["date_of_birth"]))["id"])
     await school.map_by_name()
     plan = await school.preview()
     [item] = await school.items(plan["id"], "may_match")
